@@ -1,0 +1,420 @@
+"""Ingest benchmark: M gateways -> Mosquitto -> one ingest worker -> InfluxDB, on this machine.
+
+Measures, in one run, on real processes:
+  1. raw InfluxDB line-protocol write rate (same point shape and batch size ingest writes);
+  2. raw Mosquitto QoS 1 rate (one publisher, one subscriber, payload = a real signed batch);
+  3. latency run: M gateway processes offering a fixed load (default 5,000 readings/s) through
+     the whole pipeline; publish->stored latency p50/p99 as ingest measures it;
+  4. capacity run: M gateways with pre-filled spools drain as fast as they can; end-to-end
+     records/s from spool to InfluxDB, and the CPU each process used.
+Prints the numbers and, with --record, writes them into docs/performance.md.
+
+    python bench/ingest.py [--gateways 10] [--rate 5000] [--duration 30] [--per-gateway 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import paho.mqtt.client as paho
+import yaml
+from paho.mqtt.enums import CallbackAPIVersion
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from cloud.ingest.lineproto import record_line  # noqa: E402
+from cloud.provisioning import provision_gateway  # noqa: E402
+from cloud.registry.db import make_engine, make_sessionmaker, upgrade  # noqa: E402
+from fuelwatch import wire  # noqa: E402
+from fuelwatch.records import InventoryRecord  # noqa: E402
+from fuelwatch.stack.broker import PasswordFile, mosquitto_process, render_broker  # noqa: E402
+from fuelwatch.stack.influxdb import influxd_process  # noqa: E402
+from fuelwatch.stack.process import ManagedProcess, free_port  # noqa: E402
+from gateway.spool import Spool  # noqa: E402
+
+CLOUD_USER, CLOUD_PASSWORD = "fuelwatch-cloud", "bench-cloud"
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int | None) -> float:
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def reading(i: int) -> InventoryRecord:
+    return InventoryRecord(
+        rid=i,
+        ts=1_763_900_000_000 + i,
+        gts=1_763_900_000_000 + i,
+        tank=1 + i % 8,
+        product="92",
+        volume=12_345.6 + i % 100,
+        tc_volume=12_300.1,
+        ullage=17_000.0,
+        height=1_523.4,
+        water=2.1,
+        temperature=17.85,
+        water_volume=3.2,
+        status=0,
+    )
+
+
+@dataclass
+class Results:
+    raw_influx: float = 0.0
+    raw_broker_msgs: float = 0.0
+    raw_broker_records: float = 0.0
+    batch_records: int = 0
+    latency_offered: float = 0.0
+    latency_achieved: float = 0.0
+    latency_p50: float = 0.0
+    latency_p99: float = 0.0
+    capacity: float = 0.0
+    capacity_records: int = 0
+    cpu: dict[str, float] = field(default_factory=dict)
+
+
+def count(url: str, db: str) -> int:
+    resp = httpx.post(
+        f"{url}/query",
+        data={"db": db, "q": 'SELECT count("rid") FROM "tank_inventory"'},
+        timeout=30,
+    )
+    series = resp.json()["results"][0].get("series")
+    return int(series[0]["values"][0][1]) if series else 0
+
+
+def raw_influx_rate(url: str, points: int = 200_000, batch: int = 5000) -> float:
+    httpx.post(f"{url}/query", data={"q": 'CREATE DATABASE "raw"'}, timeout=30)
+    lines = [
+        record_line(reading(i), district="d", station=f"S{i % 10}", device="atg1")
+        for i in range(points)
+    ]
+    bodies = ["\n".join(lines[i : i + batch]).encode() for i in range(0, points, batch)]
+    with httpx.Client(timeout=60) as client:
+        start = time.perf_counter()
+        for body in bodies:
+            resp = client.post(
+                f"{url}/write", params={"db": "raw", "precision": "ns"}, content=body
+            )
+            resp.raise_for_status()
+        elapsed = time.perf_counter() - start
+    return points / elapsed
+
+
+def raw_broker_rate(port: int, payload: bytes, messages: int = 20_000) -> float:
+    got = 0
+    done = threading.Event()
+    first: list[float] = []
+
+    def on_message(_c: paho.Client, _u: object, _m: paho.MQTTMessage) -> None:
+        nonlocal got
+        if not first:
+            first.append(time.perf_counter())
+        got += 1
+        if got >= messages:
+            done.set()
+
+    sub = paho.Client(CallbackAPIVersion.VERSION2, client_id="bench-sub", protocol=paho.MQTTv5)
+    sub.username_pw_set(CLOUD_USER, CLOUD_PASSWORD)
+    sub.on_message = on_message
+    sub.connect("127.0.0.1", port)
+    sub.subscribe("fuel/v1/raw/+/+/+", qos=1)
+    sub.loop_start()
+    time.sleep(0.5)
+    pub = paho.Client(CallbackAPIVersion.VERSION2, client_id="bench-pub", protocol=paho.MQTTv5)
+    pub.username_pw_set("RAW", "raw")
+    pub.max_inflight_messages_set(100)
+    pub.connect("127.0.0.1", port)
+    pub.loop_start()
+    start = time.perf_counter()
+    for _ in range(messages):
+        pub.publish("fuel/v1/raw/RAW/atg1/inventory", payload, qos=1)
+    done.wait(300)
+    elapsed = time.perf_counter() - start
+    pub.loop_stop()
+    sub.loop_stop()
+    pub.disconnect()
+    sub.disconnect()
+    return got / elapsed
+
+
+def ingest_latency(url: str, db: str, since_ms: int) -> tuple[float, float]:
+    q = f'SELECT "latency_p50_ms", "latency_p99_ms" FROM "ingest_stats" WHERE time >= {since_ms}ms'
+    resp = httpx.post(f"{url}/query", data={"db": db, "q": q, "epoch": "ms"}, timeout=30)
+    series = resp.json()["results"][0].get("series") or []
+    rows = [v for s in series for v in s["values"] if v[1] is not None]
+    if not rows:
+        return float("nan"), float("nan")
+    # median of the 2-second p50s; the worst 2-second p99 (conservative)
+    return statistics.median(r[1] for r in rows), max(r[2] for r in rows)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--gateways", type=int, default=10)
+    ap.add_argument("--rate", type=float, default=5000.0, help="offered readings/s in total")
+    ap.add_argument("--duration", type=float, default=30.0, help="latency run seconds")
+    ap.add_argument(
+        "--per-gateway",
+        type=int,
+        default=20_000,
+        help="records pre-filled per gateway for the capacity run",
+    )
+    ap.add_argument("--record", action="store_true", help="write docs/performance.md")
+    args = ap.parse_args()
+    res = Results()
+    state = Path(tempfile.mkdtemp(prefix="fw-bench-"))
+    print(f"state in {state}; {os.cpu_count()} CPU(s)", flush=True)
+    influx_http = free_port()
+    influx = influxd_process(state / "influx", http_port=influx_http, rpc_port=free_port())
+    url = f"http://127.0.0.1:{influx_http}"
+    files = render_broker(
+        state / "broker", port=free_port(), cloud_user=CLOUD_USER, cloud_password=CLOUD_PASSWORD
+    )
+    passwd = PasswordFile(files.password_file)
+    passwd.set("RAW", "raw")
+    passwd.save()
+    engine = make_engine(f"sqlite:///{state / 'registry.db'}")
+    upgrade(engine)
+    sessions = make_sessionmaker(engine)
+    bundles = [
+        provision_gateway(
+            sessions,
+            district="bench",
+            station=f"B{i:03d}",
+            gateway=f"gw-B{i:03d}",
+            out_dir=state / f"gw{i}",
+            password_file=files.password_file,
+            mqtt_port=files.port,
+        )
+        for i in range(args.gateways)
+    ]
+    broker = mosquitto_process(files)
+    procs: list[ManagedProcess] = [influx.start(), broker.start()]
+    try:
+        print("1/4 raw InfluxDB write rate ...", flush=True)
+        res.raw_influx = raw_influx_rate(url)
+        print(f"    {res.raw_influx:,.0f} points/s (batches of 5,000, one writer)", flush=True)
+
+        res.batch_records = 100
+        signer = wire.Signer.from_pem(wire.generate_private_key_pem())
+        payload = wire.encode(
+            topic="fuel/v1/raw/RAW/atg1/inventory",
+            signer=signer,
+            gateway_id="gw",
+            seq=1,
+            boot=1,
+            sent=1,
+            records=[reading(i) for i in range(res.batch_records)],
+        )
+        print(f"2/4 raw Mosquitto QoS 1 rate ({len(payload):,} B messages) ...", flush=True)
+        res.raw_broker_msgs = raw_broker_rate(files.port, payload)
+        res.raw_broker_records = res.raw_broker_msgs * res.batch_records
+        print(
+            f"    {res.raw_broker_msgs:,.0f} msg/s = {res.raw_broker_records:,.0f} records/s "
+            f"at {res.batch_records} records/message",
+            flush=True,
+        )
+
+        env = {
+            "FUELWATCH_REGISTRY_URL": f"sqlite:///{state / 'registry.db'}",
+            "FUELWATCH_INFLUX_URL": url,
+            "FUELWATCH_INFLUX_DB": "fuelwatch",
+            "FUELWATCH_MQTT_PORT": str(files.port),
+            "FUELWATCH_MQTT_USERNAME": CLOUD_USER,
+            "FUELWATCH_MQTT_PASSWORD": CLOUD_PASSWORD,
+            "FUELWATCH_INGEST_STATS_INTERVAL": "2",
+        }
+        cli = [sys.executable, "-m", "fuelwatch.cli", "--log-level", "warning"]
+        ingest = ManagedProcess(
+            "ingest",
+            [*cli, "cloud", "ingest"],
+            log_file=state / "ingest.log",
+            ready=lambda: True,
+            env=env,
+        ).start()
+        procs.append(ingest)
+        time.sleep(2)
+
+        per_gw = args.rate / args.gateways
+        tanks = min(99, max(1, int(per_gw // 10)))
+        for b in bundles:
+            data = yaml.safe_load(b.config_file.read_text())
+            data["devices"] = [
+                {
+                    "type": "simulated_tank_gauge",
+                    "id": "atg1",
+                    "tanks": tanks,
+                    "poll_interval": tanks / per_gw,
+                }
+            ]
+            data["spool"]["synchronous"] = "normal"
+            b.config_file.write_text(yaml.safe_dump(data))
+        print(
+            f"3/4 latency run: {args.gateways} gateways x {per_gw:,.0f} readings/s for "
+            f"{args.duration:.0f}s ...",
+            flush=True,
+        )
+        gws = [
+            ManagedProcess(
+                b.gateway,
+                [*cli, "gateway", "run", "-c", str(b.config_file)],
+                log_file=state / f"{b.gateway}.log",
+                ready=lambda: True,
+            ).start()
+            for b in bundles
+        ]
+        time.sleep(5)  # warm-up
+        t0_ms = time.time_ns() // 1_000_000
+        c0, t0 = count(url, "fuelwatch"), time.perf_counter()
+        time.sleep(args.duration)
+        c1, t1 = count(url, "fuelwatch"), time.perf_counter()
+        res.latency_offered = args.rate
+        res.latency_achieved = (c1 - c0) / (t1 - t0)
+        time.sleep(2.5)
+        res.latency_p50, res.latency_p99 = ingest_latency(url, "fuelwatch", t0_ms)
+        print(
+            f"    stored {res.latency_achieved:,.0f} readings/s; publish->stored latency "
+            f"p50 {res.latency_p50:.0f} ms, p99 {res.latency_p99:.0f} ms",
+            flush=True,
+        )
+        for g in gws:
+            g.stop()
+
+        print(
+            f"4/4 capacity run: {args.gateways} gateways x {args.per_gateway:,} records "
+            "queued at the broker, then drained by ingest ...",
+            flush=True,
+        )
+        ingest.stop()  # its persistent session keeps collecting at the broker
+        asyncio.run(prefill(bundles, args.per_gateway))
+        for b in bundles:
+            data = yaml.safe_load(b.config_file.read_text())
+            data["devices"] = []
+            b.config_file.write_text(yaml.safe_dump(data))
+        gws = [
+            ManagedProcess(
+                b.gateway,
+                [*cli, "gateway", "run", "-c", str(b.config_file)],
+                log_file=state / f"{b.gateway}.log",
+                ready=lambda: True,
+            ).start()
+            for b in bundles
+        ]
+        deadline = time.monotonic() + 300
+        while any(spool_backlog(b.path / "spool" / "spool.db") for b in bundles):
+            if time.monotonic() > deadline:
+                raise SystemExit("gateways did not drain their spools in 300 s")
+            time.sleep(0.5)
+        for g in gws:
+            g.stop()
+        base = count(url, "fuelwatch")
+        target = base + args.gateways * args.per_gateway
+        ingest.start()
+        now, t_first, cpu0 = base, 0.0, {}
+        t_start = time.perf_counter()
+        while now < target and time.perf_counter() - t_start < 600:
+            time.sleep(0.2)
+            now = count(url, "fuelwatch")
+            if not t_first and now > base:
+                t_first = time.perf_counter()
+                cpu0 = {
+                    "ingest": cpu_seconds(ingest.pid),
+                    "influxd": cpu_seconds(influx.pid),
+                    "mosquitto": cpu_seconds(broker.pid),
+                }
+        elapsed = time.perf_counter() - t_first
+        res.capacity_records = now - base
+        res.capacity = res.capacity_records / elapsed
+        res.cpu = {
+            k: (cpu_seconds(p.pid) - cpu0[k]) / elapsed
+            for k, p in (("ingest", ingest), ("influxd", influx), ("mosquitto", broker))
+        }
+        print(
+            f"    {res.capacity_records:,} records in {elapsed:.1f}s = {res.capacity:,.0f} "
+            "records/s, broker -> ingest -> InfluxDB",
+            flush=True,
+        )
+        print("    CPU (cores): " + ", ".join(f"{k} {v:.2f}" for k, v in res.cpu.items()))
+    finally:
+        for p in reversed(procs):
+            p.stop()
+    report = render(res, args)
+    print(report)
+    if args.record:
+        write_report(report)
+
+
+async def prefill(bundles: list, per_gateway: int) -> None:  # type: ignore[type-arg]
+    for b in bundles:
+        spool_path = b.path / "spool" / "spool.db"
+        async with Spool(
+            spool_path, district=b.district, station=b.station, synchronous="normal"
+        ) as spool:
+            for start in range(0, per_gateway, 1000):
+                await spool.put(
+                    "atg1", [reading(i) for i in range(start, min(per_gateway, start + 1000))]
+                )
+
+
+def spool_backlog(path: Path) -> int:
+    import sqlite3  # noqa: PLC0415
+
+    with sqlite3.connect(path) as db:
+        return int(db.execute("SELECT count(*) FROM records").fetchone()[0])
+
+
+def render(res: Results, args: argparse.Namespace) -> str:
+    ratio = res.capacity / res.raw_influx if res.raw_influx else float("nan")
+    return f"""
+## Ingest pipeline (bench/ingest.py)
+
+Measured {time.strftime("%Y-%m-%d")} on this machine ({os.cpu_count()} cores), Mosquitto 2.0.11,
+InfluxDB 1.6.7, one ingest worker, {args.gateways} gateway processes, all on the same host.
+
+| measure | result |
+|---|---|
+| raw InfluxDB write (1 writer, 5,000-point batches) | {res.raw_influx:,.0f} points/s |
+| raw Mosquitto QoS 1 (1 pub, 1 sub, {res.batch_records}-record batches) | {res.raw_broker_msgs:,.0f} msg/s = {res.raw_broker_records:,.0f} records/s |
+| latency run: offered load | {res.latency_offered:,.0f} readings/s |
+| latency run: stored | {res.latency_achieved:,.0f} readings/s |
+| publish->stored latency p50 (median of 2 s windows) | {res.latency_p50:.0f} ms |
+| publish->stored latency p99 (worst 2 s window) | {res.latency_p99:.0f} ms |
+| capacity: queued at broker -> 1 ingest worker -> InfluxDB | {res.capacity:,.0f} records/s ({res.capacity_records:,} records) |
+| capacity / raw InfluxDB write | {ratio:.2f} |
+| CPU during capacity run (cores) | {", ".join(f"{k} {v:.2f}" for k, v in res.cpu.items())} |
+"""
+
+
+def write_report(report: str) -> None:
+    doc = ROOT / "docs" / "performance.md"
+    text = doc.read_text() if doc.exists() else "# Performance\n"
+    start, end = "<!-- bench/ingest.py -->", "<!-- /bench/ingest.py -->"
+    block = f"{start}\n{report.strip()}\n{end}"
+    if start in text:
+        text = text.split(start)[0] + block + text.split(end, 1)[1]
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    doc.write_text(text)
+    print(f"recorded in {doc}")
+
+
+if __name__ == "__main__":
+    main()

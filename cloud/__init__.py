@@ -1,0 +1,1 @@
+"""The platform side: ingest -> InfluxDB, registry, rules -> warnings -> alerts, API."""

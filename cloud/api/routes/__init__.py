@@ -1,0 +1,31 @@
+"""The API's routers, in the order the docs list them."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from cloud.api.routes import (
+    audit,
+    auth,
+    departments,
+    gateways,
+    rules,
+    stations,
+    supervision,
+    users,
+    warnings,
+)
+
+__all__ = ["ROUTERS"]
+
+ROUTERS: tuple[APIRouter, ...] = (
+    auth.router,
+    users.router,
+    stations.router,
+    gateways.router,
+    departments.router,
+    warnings.router,
+    rules.router,
+    supervision.router,
+    audit.router,
+)

@@ -1,0 +1,89 @@
+"""CSV and XLSX uploads -> rows of text keyed by column name, with their sheet row numbers.
+
+Row numbers are what a person sees in a spreadsheet: the header is row 1, the first data
+row is row 2. Empty cells are left out so the row model's defaults apply.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, datetime, time
+from typing import Any
+
+__all__ = ["FileError", "read_csv", "read_xlsx"]
+
+MAX_ROWS = 50_000
+
+
+class FileError(ValueError):
+    """The upload cannot be read as a table."""
+
+
+Rows = list[tuple[int, dict[str, str]]]
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date | time):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _table(records: list[list[Any]]) -> tuple[list[str], Rows]:
+    if not records:
+        raise FileError("the file is empty")
+    header = [_cell(h).lower() for h in records[0]]
+    while header and not header[-1]:
+        header.pop()
+    if not header or any(not h for h in header):
+        raise FileError("row 1 must name every column")
+    if len(set(header)) != len(header):
+        raise FileError("row 1 names a column twice")
+    rows: Rows = []
+    for number, record in enumerate(records[1:], start=2):
+        cells = [_cell(v) for v in record]
+        if not any(cells):
+            continue
+        if len(cells) > len(header) and any(cells[len(header) :]):
+            raise FileError(f"row {number} has more cells than row 1 has columns")
+        rows.append((number, {h: c for h, c in zip(header, cells, strict=False) if c}))
+        if len(rows) > MAX_ROWS:
+            raise FileError(f"more than {MAX_ROWS} rows: split the file")
+    return header, rows
+
+
+def read_csv(data: bytes) -> tuple[list[str], Rows]:
+    for encoding in ("utf-8-sig", "gb18030"):  # Excel in China saves CSV as GBK
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise FileError("the CSV is neither UTF-8 nor GB18030 text")
+    try:
+        records = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise FileError(f"not a readable CSV: {exc}") from exc
+    return _table(records)
+
+
+def read_xlsx(data: bytes) -> tuple[list[str], Rows]:
+    from openpyxl import load_workbook  # noqa: PLC0415 - only uploads need it
+
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a bad file
+        raise FileError(f"not a readable XLSX workbook: {type(exc).__name__}") from exc
+    try:
+        sheet = book.worksheets[0]
+        records = [list(r) for r in sheet.iter_rows(values_only=True, max_row=MAX_ROWS + 2)]
+    finally:
+        book.close()
+    return _table(records)

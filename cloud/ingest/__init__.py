@@ -1,0 +1,1 @@
+"""Ingest: MQTT (shared subscription) -> verify -> classify -> InfluxDB -> ack."""

@@ -1,0 +1,1 @@
+"""Rule settings shared by the rule engine and the API (``store``)."""

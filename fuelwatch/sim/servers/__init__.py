@@ -1,0 +1,1 @@
+"""Protocol servers that expose a simulated station (``fuelwatch.sim.state.StationView``)."""

@@ -1,0 +1,1 @@
+"""Device adapters. Registration is explicit, in ``gateway.adapters.registry``."""
