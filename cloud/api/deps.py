@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Generic, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import Depends, HTTPException, Path, Query, Request, status
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
@@ -114,6 +115,16 @@ def allow(permission: Permission) -> Callable[..., Principal]:
 
     check.__name__ = f"allow_{permission.value.replace('.', '_')}"
     return check
+
+
+def zone(name: str) -> ZoneInfo:
+    """A time zone named in a request, or 422."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, f"unknown time zone {name!r}"
+        ) from exc
 
 
 def not_found(what: str) -> HTTPException:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Body, Depends, File, HTTPException, Query, UploadFile, status
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -15,7 +14,7 @@ from sqlalchemy import select
 
 from cloud.accounts.principal import Principal
 from cloud.accounts.roles import DATASET_DEPARTMENTS, Department, Permission
-from cloud.api.deps import Offset, Page, SessionDep, StateDep, allow
+from cloud.api.deps import Offset, Page, SessionDep, StateDep, allow, zone
 from cloud.api.masking import mask_fields
 from cloud.departments.files import FileError, read_csv, read_xlsx
 from cloud.departments.importer import ImportReport, RowError, import_rows
@@ -101,15 +100,6 @@ def _may_import(principal: Principal, dataset: str) -> None:
             status.HTTP_403_FORBIDDEN,
             f"the {principal.department} department does not feed {dataset}",
         )
-
-
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT, f"unknown time zone {name!r}"
-        ) from exc
 
 
 TzQuery = Annotated[
@@ -198,7 +188,7 @@ def _add_dataset_routes(dataset: Dataset) -> None:
             )
         rows = [(i, r if isinstance(r, dict) else {"": r}) for i, r in enumerate(raw, start=1)]
         report = import_rows(
-            session, dataset=name, rows=rows, principal=principal, source="json", tz=_zone(tz)
+            session, dataset=name, rows=rows, principal=principal, source="json", tz=zone(tz)
         )
         return _report(report)
 
@@ -217,7 +207,7 @@ def _add_dataset_routes(dataset: Dataset) -> None:
         tz: TzQuery = "Asia/Shanghai",
     ) -> JSONResponse:
         _may_import(principal, name)
-        zone = _zone(tz)
+        local = zone(tz)
         limit = state.settings.api.max_upload_bytes
         data = await file.read(limit + 1)
         if len(data) > limit:
@@ -249,7 +239,7 @@ def _add_dataset_routes(dataset: Dataset) -> None:
             principal=principal,
             source="xlsx" if is_xlsx else "csv",
             filename=filename,
-            tz=zone,
+            tz=local,
             header_errors=header_errors,
         )
         if header_errors:

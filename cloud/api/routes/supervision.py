@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from cloud import supervision
 from cloud.accounts.principal import Principal
 from cloud.accounts.roles import Permission
-from cloud.api.deps import SessionDep, StateDep, allow
+from cloud.api.deps import SessionDep, StateDep, allow, zone
 from cloud.departments.models import Licence
 from cloud.influx import InfluxClient, InfluxError
 from cloud.registry.models import Station, utcnow
@@ -199,6 +199,9 @@ def licences(
     principal: Reader,
     district: Tag = None,
     within_days: Annotated[int, Query(ge=0, le=365, description="expiring: valid for less")] = 30,
+    tz: Annotated[
+        str, Query(max_length=64, description="zone whose calendar day is today")
+    ] = "Asia/Shanghai",
     only: Annotated[
         Literal["unlicensed", "expiring"] | None, Query(description="only stations that are ...")
     ] = None,
@@ -209,7 +212,7 @@ def licences(
     for i in range(0, len(ids), 500):
         for lic in session.scalars(select(Licence).where(Licence.station_id.in_(ids[i : i + 500]))):
             by_station.setdefault(lic.station_id, []).append(lic)
-    today = datetime.now(UTC).date()
+    today = datetime.now(zone(tz)).date()
     out: list[StationLicences] = []
     for s in stations:
         states = []

@@ -7,6 +7,7 @@ from grafana_foundation_sdk.builders import stat, table, timeseries
 from grafana_foundation_sdk.models import dashboard as dm
 
 from cloud.grafana.dashboards.kit import (
+    TZ,
     dashboard,
     district_variable,
     influx,
@@ -136,12 +137,14 @@ def _price_changes() -> table.Panel:
     )
 
 
+# Licences are dated in local days: "today" is the local date, not the database session's.
+_TODAY = f"(now() AT TIME ZONE '{TZ}')::date"
 _LICENCE_STATE = f"""
     CASE
       WHEN b.station_id IS NULL THEN 'missing'
       WHEN b.status <> 'valid' THEN b.status
-      WHEN b.valid_until < CURRENT_DATE THEN 'expired'
-      WHEN b.valid_until <= CURRENT_DATE + {EXPIRING_DAYS} THEN 'expiring'
+      WHEN b.valid_until < {_TODAY} THEN 'expired'
+      WHEN b.valid_until <= {_TODAY} + {EXPIRING_DAYS} THEN 'expiring'
       ELSE 'valid'
     END"""
 
