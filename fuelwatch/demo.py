@@ -32,6 +32,7 @@ from fuelwatch.stack.process import ManagedProcess, ServiceError
 __all__ = ["DemoPorts", "run_demo"]
 
 CLOUD_USER = "fuelwatch-cloud"
+DEMO_ADMIN = "admin"
 DATABASE = "fuelwatch"
 DISTRICTS = ("binhai", "jdz")
 MEASUREMENTS = (
@@ -51,6 +52,7 @@ class DemoPorts:
     mqtt: int = 18830
     influx_http: int = 18086
     influx_rpc: int = 18088
+    api: int = 18080
 
 
 def _say(msg: str) -> None:
@@ -68,12 +70,31 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def _cloud_password(state: Path) -> str:
-    path = state / "cloud.password"
+def _secret(state: Path, name: str) -> str:
+    """A generated secret kept in the state folder (mode 600), the same on every restart."""
+    path = state / name
     if not path.exists():
         path.write_text(secrets.token_urlsafe(18), encoding="utf-8")
         path.chmod(0o600)
     return path.read_text(encoding="utf-8").strip()
+
+
+def _demo_admin(sessions: Any, password: str) -> None:
+    """The management API's first administrator (user ``admin``), made once."""
+    from cloud.accounts.models import User  # noqa: PLC0415
+    from cloud.accounts.service import create_user  # noqa: PLC0415
+
+    with sessions.begin() as session:
+        if session.query(User).filter_by(username=DEMO_ADMIN).first() is None:
+            create_user(
+                session,
+                username=DEMO_ADMIN,
+                password=password,
+                department="platform_admin",
+                role="admin",
+                all_districts=True,
+                full_name="demo administrator",
+            )
 
 
 PRODUCTS = {
@@ -235,6 +256,13 @@ def _port_open(port: int) -> bool:
     return not _port_free(port)
 
 
+def _http_ok(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def run_demo(
     *,
     state_dir: Path,
@@ -246,7 +274,7 @@ def run_demo(
     logs = state / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     station_side = [p for i in range(stations) for p in dataclasses.astuple(station_ports(i))]
-    for port in (ports.mqtt, ports.influx_http, ports.influx_rpc, *station_side):
+    for port in (ports.mqtt, ports.influx_http, ports.influx_rpc, ports.api, *station_side):
         if not _port_free(port):
             raise ServiceError(
                 f"port {port} is in use: is another demo running? "
@@ -260,7 +288,9 @@ def run_demo(
     engine = make_engine(registry_url)
     upgrade(engine)
     sessions = make_sessionmaker(engine)
-    cloud_password = _cloud_password(state)
+    cloud_password = _secret(state, "cloud.password")
+    admin_password = _secret(state, "admin.password")
+    _demo_admin(sessions, admin_password)
     broker_files = render_broker(
         state / "broker", port=ports.mqtt, cloud_user=CLOUD_USER, cloud_password=cloud_password
     )
@@ -308,6 +338,19 @@ def run_demo(
         ready=lambda: True,
         env=env,
     )
+    api_url = f"http://127.0.0.1:{ports.api}"
+    api = ManagedProcess(
+        "api",
+        [*cli, "cloud", "api", "--port", str(ports.api)],
+        log_file=logs / "api.log",
+        ready=functools.partial(_http_ok, f"{api_url}/health"),
+        env={
+            **env,
+            "FUELWATCH_API_MQTT_PASSWORD_FILE": str(broker_files.password_file),
+            "FUELWATCH_API_ATTACHMENTS_DIR": str(state / "attachments"),
+            "FUELWATCH_API_BUNDLE_MQTT_PORT": str(ports.mqtt),
+        },
+    )
     gateways = [
         ManagedProcess(
             b.gateway,
@@ -331,6 +374,7 @@ def run_demo(
             (influx, f"InfluxDB on :{ports.influx_http}"),
             (broker, f"Mosquitto on :{ports.mqtt}"),
             (ingest, "ingest worker"),
+            (api, f"management API on {api_url}"),
         ):
             proc.start()
             started.append(proc)
@@ -348,6 +392,7 @@ Data is flowing. Where things are:
   InfluxDB   {url}  database '{DATABASE}' (InfluxQL over HTTP /query)
   MQTT       127.0.0.1:{ports.mqtt}  topics fuel/v1/<district>/<station>/<device>/<kind>
   registry   {state / "registry.db"}
+  API        {api_url}/docs  user '{DEMO_ADMIN}', password in {state / "admin.password"}
   gateways   {state / "gateways"}/<gateway>/gateway.yaml (spool and status.json beside it)
   logs       {logs}
 
