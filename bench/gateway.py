@@ -22,6 +22,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.report import record  # noqa: E402
 from cloud.provisioning import provision_gateway  # noqa: E402
 from cloud.registry.db import make_engine, make_sessionmaker, upgrade  # noqa: E402
 from fuelwatch.demo import simulator_process, station_devices, station_ports  # noqa: E402
@@ -151,16 +152,7 @@ pushes), {elapsed:.0f} s after a 20 s warm-up, on this 2-core machine.
 """
     print(report)
     if args.record:
-        doc = ROOT / "docs" / "performance.md"
-        text = doc.read_text()
-        start, end = "<!-- bench/gateway.py -->", "<!-- /bench/gateway.py -->"
-        block = f"{start}\n{report.strip()}\n{end}"
-        text = (
-            text.split(start)[0] + block + text.split(end, 1)[1]
-            if start in text
-            else text.rstrip() + "\n\n" + block + "\n"
-        )
-        doc.write_text(text)
+        record("bench/gateway.py", report)
 
 
 if __name__ == "__main__":

@@ -12,15 +12,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from fuelwatch.sim.servers.modbus import ModbusSimServer
-from fuelwatch.sim.state import NozzleSnapshot, StationSnapshot, TankSnapshot, TransactionSnapshot
-from gateway.adapters.base import AdapterContext
-from gateway.adapters.modbus import ModbusAdapter, ModbusConfig
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.report import record  # noqa: E402
+from fuelwatch.sim.servers.modbus import ModbusSimServer  # noqa: E402
+from fuelwatch.sim.state import NozzleSnapshot, StationSnapshot, TankSnapshot, TransactionSnapshot  # noqa: E402
+from gateway.adapters.base import AdapterContext  # noqa: E402
+from gateway.adapters.modbus import ModbusAdapter, ModbusConfig  # noqa: E402
 
 PROFILES = Path(__file__).resolve().parents[1] / "firmware_configs"
 T0 = 1_763_900_000_000
@@ -86,7 +91,7 @@ class BusyStation:
         return StationSnapshot(now=T0, tanks=self.tanks, nozzles=nozzles)
 
 
-async def bench(profile: str, seconds: float, **count: Any) -> None:
+async def bench(profile: str, seconds: float, **count: Any) -> str:
     view = BusyStation(tanks=count.get("tanks", 0), nozzles=count.get("nozzles", 0))
     n = next(iter(count.values()))
     async with ModbusSimServer(view, PROFILES / profile, count=n, tcp=("127.0.0.1", 0)) as server:
@@ -118,16 +123,40 @@ async def bench(profile: str, seconds: float, **count: Any) -> None:
         f"{polls / elapsed:7.0f} polls/s  {adapter.requests / elapsed:7.0f} reads/s  "
         f"{adapter.records_made / elapsed:7.0f} records/s"
     )
+    return (
+        f"| `{profile}` | {n} {next(iter(count))} | {len(adapter.reads)} | "
+        f"{polls / elapsed:.0f} | {adapter.requests / elapsed:.0f} | "
+        f"{adapter.records_made / elapsed:.0f} |"
+    )
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="per profile")
+    parser.add_argument("--record", action="store_true", help="write docs/performance.md")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    await bench("pneumercator_tms3000.yaml", args.seconds, tanks=12)
-    await bench("veeder_root_tls_modbus.yaml", args.seconds, tanks=10)
-    await bench("taxcontrol_dispenser_collector.yaml", args.seconds, nozzles=8)
+    rows = [
+        await bench("pneumercator_tms3000.yaml", args.seconds, tanks=12),
+        await bench("veeder_root_tls_modbus.yaml", args.seconds, tanks=10),
+        await bench("taxcontrol_dispenser_collector.yaml", args.seconds, nozzles=8),
+    ]
+    if args.record:
+        record(
+            "bench/modbus.py",
+            f"""
+## Modbus adapter read rate (bench/modbus.py)
+
+Measured {time.strftime("%Y-%m-%d")}: the gateway's Modbus adapter polling the simulator's
+Modbus TCP server on loopback as fast as it can, {args.seconds:.0f} s per profile, one
+connection (the server and the adapter share this 2-core machine). A real RS-485 bus at 9600
+baud allows ~20-40 reads/s: the adapter is never the limit.
+
+| profile | devices | reads/poll | polls/s | reads/s | records/s |
+|---|---|---|---|---|---|
+"""
+            + "\n".join(rows),
+        )
 
 
 if __name__ == "__main__":
