@@ -16,10 +16,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
 from fuelwatch.records import InventoryRecord
+from fuelwatch.stack.process import free_port
 from gateway.settings import GatewayConfig
 from tests.support.env import StackEnv, eventually
 from tests.support.services import Broker, Influx
@@ -198,6 +200,21 @@ def ingest_process_env(env: StackEnv, client_id: str) -> dict[str, str]:
     }
 
 
+def _ops(port: int, path: str) -> str | None:
+    try:
+        resp = httpx.get(f"http://127.0.0.1:{port}{path}", timeout=2)
+    except httpx.HTTPError:
+        return None
+    return resp.text if resp.status_code == 200 else None
+
+
+def _accepted_records(port: int) -> float:
+    for line in (_ops(port, "/metrics") or "").splitlines():
+        if line.startswith("fuelwatch_ingest_accepted_records_total"):
+            return float(line.split()[-1])
+    return 0.0
+
+
 async def test_second_ingest_worker_killed_and_restarted(env: StackEnv) -> None:
     """Two workers share the subscription; one dies with SIGKILL mid-flight and comes back.
 
@@ -206,12 +223,22 @@ async def test_second_ingest_worker_killed_and_restarted(env: StackEnv) -> None:
     """
     config = env.provision("FW01")
     argv = [sys.executable, "-m", "fuelwatch.cli", "--log-level", "warning", "cloud", "ingest"]
-    worker_env = ingest_process_env(env, f"{env.settings.ingest_client_id}-b")
+    ops_port = free_port()
+    worker_env = {
+        **ingest_process_env(env, f"{env.settings.ingest_client_id}-b"),
+        "FUELWATCH_INGEST_OPS_PORT": str(ops_port),
+    }
     stop = asyncio.Event()
     async with env.ingest() as first, env.gateway(config) as gw:
         second = subprocess.Popen(argv, env=worker_env)
+        # subscribed before the load starts, and killed only once it has stored some of it:
+        # on a busy machine the worker's start-up alone can take longer than a fixed sleep
+        await eventually(lambda: _ops(ops_port, "/health"), timeout=60, what="second worker up")
         producer = asyncio.create_task(produce(config, gw.spool.put, stop))
-        await asyncio.sleep(6)
+        await eventually(
+            lambda: _accepted_records(ops_port) > 0, timeout=60, what="second worker storing"
+        )
+        await asyncio.sleep(2)
         second.send_signal(signal.SIGKILL)
         second.wait(10)
         await asyncio.sleep(5)
