@@ -17,6 +17,7 @@ from cloud.ingest.service import IngestService, StatsCollector
 from cloud.ops_http import OpsServer
 from cloud.registry.db import make_engine, make_sessionmaker, require_schema
 from cloud.settings import CloudSettings
+from cloud.streaming import StreamingChecker
 
 __all__ = ["build_ingest", "run_ingest"]
 
@@ -26,8 +27,22 @@ LOGGER = logging.getLogger("cloud.ingest")
 def build_ingest(settings: CloudSettings, influx: InfluxClient, engine: Engine) -> IngestService:
     require_schema(engine)
     sessions = make_sessionmaker(engine)
+    streaming = (
+        StreamingChecker(
+            sessions,
+            district=settings.ingest_district,
+            queue_size=settings.streaming_queue_size,
+            interval=settings.streaming_interval,
+        )
+        if settings.streaming_enabled
+        else None
+    )
     return IngestService(
-        settings, influx=influx, keys=KeyStore(sessions), sequences=SequenceStore(sessions)
+        settings,
+        influx=influx,
+        keys=KeyStore(sessions),
+        sequences=SequenceStore(sessions),
+        streaming=streaming,
     )
 
 

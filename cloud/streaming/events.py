@@ -1,0 +1,41 @@
+"""What ingest tells the streaming checker: small immutable facts, built on the hot path."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["AcceptedSeen", "Event", "RejectedSeen"]
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedSeen:
+    """A message ingest refused; ``sample_ns`` is the time of its row in ``rejected``."""
+
+    reason: str
+    topic: str
+    district: str | None  # None when the topic does not parse
+    station: str | None
+    gw: str | None
+    kid: str | None
+    seq: int | None
+    detail: str
+    received_ms: int
+    sample_ns: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptedSeen:
+    """A stored message: enough to judge presence and clock skew of its gateway."""
+
+    gw: str
+    district: str
+    station: str
+    seq: int
+    sent_ms: int
+    received_ms: int
+    kind: str
+    redelivered: bool  # DUP or RETAIN: its timing says nothing about the gateway's clock
+    status: str | None = None  # "online"/"offline" for a gateway status message
+
+
+Event = RejectedSeen | AcceptedSeen
