@@ -181,6 +181,7 @@ class StreamingChecker:
                 self._gaps.adopt(station, subject)
             elif rule_id == CLOCK_SKEW:
                 self._skew.adopt(station, subject)
+        self._gaps.baseline(self._registry.snapshot().sequences)
 
     def _tick(self, events: list[Event], now_ms: int) -> None:
         """One round in the checker's thread; errors are logged and the round retried."""
@@ -194,6 +195,7 @@ class StreamingChecker:
                 actions += self._offline.feed(ev)
                 self._silent.feed(ev)
                 self._skew.feed(ev)
+                self._gaps.feed(ev)
         try:
             snap = self._registry.snapshot()
             s = snap.settings

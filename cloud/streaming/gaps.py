@@ -7,19 +7,31 @@ the broker never got burns its number); a hole that stays ``min_age_seconds`` is
 that did not arrive. The age of a hole is how long this detector has seen any part of it.
 When the aged holes hold at least ``min_missing`` numbers the warning is raised (updated when
 they change); it clears when they are filled or shrink below the threshold.
+
+Two kinds of holes are not judged:
+
+- the Will's number. A gateway signs its Will (taking a number) right before its birth status
+  (the next number); a clean disconnect discards the Will, so every clean restart leaves that
+  one number unused. A single-number hole right below an ``online`` status this worker stored
+  is that Will.
+- holes already in the table when this worker started (the previous run judged them), unless
+  a warning about that gateway is still open.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 from cloud.streaming.actions import Action, Clear, Raise, iso
+from cloud.streaming.events import AcceptedSeen
 from cloud.streaming.presence import gateway_subject
 from cloud.streaming.rules import RuleDef, RuleSettings
 
 __all__ = ["GapDetector", "SequenceState"]
 
 KEEP_RANGES = 50
+KEEP_BIRTHS = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +48,28 @@ class GapDetector:
         self._first_seen: dict[str, list[tuple[int, int, int]]] = {}  # gw -> (lo, hi, first ms)
         self._raised: dict[str, tuple[tuple[int, int], ...]] = {}  # gw -> aged holes reported
         self._stations: dict[str, str] = {}
+        self._births: dict[str, deque[int]] = {}  # gw -> seqs of online statuses
+        self._ignored: dict[str, list[tuple[int, int]]] | None = None  # holes before start
+
+    def feed(self, ev: AcceptedSeen) -> None:
+        if ev.status == "online":
+            births = self._births.setdefault(ev.gw, deque(maxlen=KEEP_BIRTHS))
+            births.append(ev.seq)
+
+    def baseline(self, states: list[SequenceState]) -> None:
+        """Holes present when the checker starts are not judged again (call after adopt)."""
+        self._ignored = {
+            st.gw: [(lo, hi) for lo, hi in st.holes] for st in states if st.gw not in self._raised
+        }
+
+    def _judged(self, st: SequenceState) -> list[list[int]]:
+        old = (self._ignored or {}).get(st.gw, [])
+        births = self._births.get(st.gw, ())
+        return [
+            [lo, hi]
+            for lo, hi in st.holes
+            if not (lo == hi and hi + 1 in births) and not any(a <= lo and hi <= b for a, b in old)
+        ]
 
     def adopt(self, station: str, subject: str) -> None:
         gw = subject.removeprefix("gateway:")
@@ -58,7 +92,7 @@ class GapDetector:
         actions: list[Action] = []
         for st in states:
             self._stations[st.gw] = st.station
-            holes = self._ages(st.gw, st.holes, now_ms)
+            holes = self._ages(st.gw, self._judged(st), now_ms)
             aged = [(lo, hi, f) for lo, hi, f in holes if now_ms - f >= min_age_ms]
             missing = sum(hi - lo + 1 for lo, hi, _ in aged)
             key = tuple((lo, hi) for lo, hi, _ in aged)
