@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from cloud.aggregates import ensure_aggregates
 from cloud.influx import InfluxClient, InfluxError
 from cloud.ingest.checks import Accepted, Checker, Rejected
 from cloud.ingest.keys import KeyStore
@@ -234,6 +235,12 @@ class IngestService:
             self.log.info(
                 "InfluxDB %s at %s, database %s", version, self.influx.url, self.influx.database
             )
+            if self.settings.influx_aggregates:
+                try:
+                    await ensure_aggregates(self.influx)
+                except InfluxError as exc:
+                    # dashboards lose their aggregates, not data: say so and go on ingesting
+                    self.log.error("cannot set up InfluxDB aggregates (CQs): %s", exc)
             return
 
     async def _connection_loop(self) -> None:
