@@ -16,8 +16,9 @@ InfluxDB 1.x continuous-query semantics (1.6, measured against our influxd in th
   truncated to the ``GROUP BY`` interval. It does not see data that arrives after its window
   has passed: a gateway back from an outage longer than ``FOR`` delivers readings whose hours
   were already aggregated. We recompute a sliding span (``FOR``: 6 h for hourly, 3 d for
-  daily) every run; anything later is fixed by ``fuelwatch cloud influx-setup --backfill
-  --since ...`` (rewriting a bucket overwrites its point: same time, same tags).
+  daily) every run; ingest recomputes the days of readings that arrive later
+  (``aggregates_refresh``), and ``fuelwatch cloud influx-setup --backfill --since ...`` does
+  it by hand (rewriting a bucket overwrites its point: same time, same tags).
 - Days are local days (Asia/Shanghai, UTC+8 without DST): ``GROUP BY time(1d, 16h)`` puts the
   boundary at 16:00 UTC = 00:00 CST, the same buckets as ``tz('Asia/Shanghai')`` in the
   dashboards.
@@ -36,7 +37,9 @@ from cloud.influx import InfluxClient, InfluxError
 
 __all__ = [
     "AGGREGATES",
+    "AGGREGATE_KINDS",
     "AGGREGATE_RP",
+    "LOCAL_UTC_OFFSET",
     "Aggregate",
     "SetupReport",
     "backfill",
@@ -49,6 +52,7 @@ AGGREGATE_RP = "aggregates"
 RAW_RP = "autogen"
 CQ_PREFIX = "fw_"
 LOCAL_DAY_OFFSET = "16h"  # 00:00 Asia/Shanghai = 16:00 UTC (no DST)
+LOCAL_UTC_OFFSET = timedelta(hours=8)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +153,10 @@ AGGREGATES: tuple[Aggregate, ...] = (
 )
 
 
+#: Record kinds (topic level) whose measurements feed an aggregate.
+AGGREGATE_KINDS = frozenset({"transaction", "inventory", "pos_sale"})
+
+
 @dataclass(slots=True)
 class SetupReport:
     retention_policy: str = ""  # "created", "altered" or "ok"
@@ -221,15 +229,20 @@ async def backfill(
     rp: str = AGGREGATE_RP,
     chunk: timedelta = timedelta(days=7),
     aggregates: tuple[Aggregate, ...] = AGGREGATES,
+    district: str | None = None,
 ) -> dict[str, int]:
     """Recompute the aggregates over ``[since, until)`` with ``SELECT ... INTO``.
 
     The range is widened to whole days (local), so no bucket is written from part of its data,
-    and cut into ``chunk``-sized queries to bound the server's memory. Returns points written
-    per aggregate.
+    and cut into ``chunk``-sized queries to bound the server's memory. ``district`` limits it
+    to one district's stations (every aggregate is grouped by district). Returns points
+    written per aggregate.
     """
+    if district is not None and not district.replace("_", "").replace("-", "").isalnum():
+        raise ValueError(f"not a district id: {district!r}")
+    only = f" AND \"district\" = '{district}'" if district else ""
     until = until or datetime.now(UTC)
-    shift = timedelta(hours=8)  # local days; whole local days are whole hours too
+    shift = LOCAL_UTC_OFFSET  # local days; whole local days are whole hours too
     start = (since.astimezone(UTC) + shift).replace(hour=0, minute=0, second=0, microsecond=0)
     start -= shift
     end = (until.astimezone(UTC) + shift).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -238,7 +251,7 @@ async def backfill(
     t = start
     while t < end:
         stop = min(end, t + chunk)
-        where = f" WHERE time >= {_ns(t)} AND time < {_ns(stop)}"
+        where = f" WHERE time >= {_ns(t)} AND time < {_ns(stop)}{only}"
         for agg in aggregates:
             try:
                 result = await influx.query(agg.select(influx.database, rp, where))

@@ -133,6 +133,11 @@ class CloudSettings(BaseSettings):
         default=True,
         description="create the aggregate retention policy and continuous queries at start",
     )
+    influx_aggregates_refresh_interval: float = Field(
+        default=600.0,
+        gt=0,
+        description="seconds between recomputing aggregates of days that received late data",
+    )
 
     @model_validator(mode="after")
     def _no_default_secrets(self) -> CloudSettings:

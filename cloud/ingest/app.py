@@ -10,6 +10,7 @@ import signal
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
+from cloud.aggregates_refresh import LateDataRefresher
 from cloud.influx import InfluxClient
 from cloud.ingest.keys import KeyStore
 from cloud.ingest.sequence import SequenceStore
@@ -43,6 +44,13 @@ def build_ingest(settings: CloudSettings, influx: InfluxClient, engine: Engine) 
         keys=KeyStore(sessions),
         sequences=SequenceStore(sessions),
         streaming=streaming,
+        refresher=LateDataRefresher(
+            influx,
+            district=None if settings.ingest_district == "+" else settings.ingest_district,
+            interval=settings.influx_aggregates_refresh_interval,
+        )
+        if settings.influx_aggregates
+        else None,
     )
 
 

@@ -25,6 +25,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from cloud.aggregates import ensure_aggregates
+from cloud.aggregates_refresh import LateDataRefresher
 from cloud.influx import InfluxClient, InfluxError
 from cloud.ingest.checks import Accepted, Checker, Rejected
 from cloud.ingest.keys import KeyStore
@@ -179,6 +180,7 @@ class IngestService:
         keys: KeyStore,
         sequences: SequenceStore,
         streaming: StreamingChecker | None = None,
+        refresher: LateDataRefresher | None = None,
         logger: logging.Logger | None = None,
     ) -> None:
         self.settings = settings
@@ -187,6 +189,7 @@ class IngestService:
         self.keys = keys
         self.sequences = sequences
         self.streaming = streaming
+        self.refresher = refresher
         self.checker = Checker(keys, max_sent_age_days=settings.ingest_max_sent_age_days)
         self.writer = GroupWriter(influx, logger=self.log)
         self.stats = IngestStats()
@@ -219,6 +222,8 @@ class IngestService:
             tg.create_task(self._stats_loop(), name="ingest-stats")
             if self.streaming is not None:
                 tg.create_task(self.streaming.run(), name="ingest-streaming")
+            if self.refresher is not None:
+                tg.create_task(self.refresher.run(), name="ingest-aggregates-refresh")
 
     async def _wait_for_influx(self) -> None:
         attempt = 0
@@ -434,6 +439,11 @@ class IngestService:
         stored_at = time.time_ns() // 1_000_000
         if self.streaming is not None:
             self._tell_streaming(accepted, rejected, samples, stored_at)
+        if self.refresher is not None:
+            for a in accepted:
+                if a.records:
+                    times = [rec.ts for rec in a.records]
+                    self.refresher.note(a.topic.kind.value, min(times), max(times), stored_at)
         self.stats.latencies.extend((stored_at - a.head.sent, len(a.records)) for a in accepted)
         self.stats.accepted_messages += len(accepted)
         self.stats.accepted_records += sum(len(a.records) for a in accepted)

@@ -16,8 +16,12 @@ from click.testing import CliRunner
 from cloud.aggregates import AGGREGATES, Aggregate, ensure_aggregates
 from cloud.influx import InfluxClient
 from cloud.ingest.lineproto import record_line
+from fuelwatch import wire
 from fuelwatch.cli import main
+from fuelwatch.mqtt import MqttClient
 from fuelwatch.records import InventoryRecord, TransactionRecord
+from fuelwatch.wire import Signer
+from tests.support.env import StackEnv, eventually
 from tests.support.services import Influx
 
 # 2025-11-20 10:00 CST .. 2025-11-23 02:00 CST: crosses local days and UTC days differently
@@ -263,3 +267,83 @@ def test_a_continuous_query_runs_on_the_server_clock(influx: Influx, agg_db: str
         assert row["readings"] == raw[row["time"]]["n"]
         assert row["volume_max"] == raw[row["time"]]["hi"]
     assert sum(int(r["readings"]) for r in agg) == 25  # type: ignore[call-overload]
+
+
+async def test_late_readings_are_aggregated_by_ingest(env: StackEnv) -> None:
+    """A spool delivered two days late: the CQs never see it, ingest's refresher does."""
+    config = env.provision("LT01")
+    topic = f"fuel/v1/{env.district}/LT01/disp1/transaction"
+    now = time.time_ns() // 1_000_000
+    day_ms, cst_ms = 86_400_000, 8 * 3_600_000
+    late = (now + cst_ms) // day_ms * day_ms - cst_ms - 2 * day_ms + 12 * 3_600_000  # noon CST
+    rng = random.Random(3)
+    records = []
+    for i in range(40):
+        ts = late + i * 150_000  # every 2.5 min over 100 min
+        volume = round(rng.uniform(5, 60), 2)
+        records.append(
+            TransactionRecord(
+                rid=i + 1,
+                ts=ts,
+                nozzle=1 + i % 2,
+                product="92",
+                order_id=f"l{i}",
+                unit_price=7.5,
+                volume=volume,
+                amount=round(volume * 7.5, 2),
+                start=ts - 60_000,
+                end=ts,
+            )
+        )
+    fresh = TransactionRecord(
+        rid=99, ts=now, nozzle=1, product="92", order_id="f", unit_price=7.5, volume=10,
+        amount=75, start=now - 60_000, end=now,
+    )  # fmt: skip
+    signer = Signer.from_file(config.signing_key)
+    async with env.ingest(influx_aggregates_refresh_interval=0.5) as ingest:
+        refresher = ingest.refresher
+        assert refresher is not None
+        client = MqttClient(
+            host="127.0.0.1",
+            port=env.broker.port,
+            client_id="late-LT01",
+            username="LT01",
+            password=config.mqtt.resolved_password(),
+        )
+        await client.connect()
+        try:
+            for seq, batch in enumerate((records[:20], records[20:], [fresh]), start=1):
+                payload = wire.encode(
+                    topic=topic,
+                    signer=signer,
+                    gateway_id=config.gateway_id,
+                    seq=seq,
+                    boot=1,
+                    sent=time.time_ns() // 1_000_000,
+                    records=batch,
+                )
+                await client.publish(topic, payload)
+        finally:
+            await client.disconnect()
+        await env.wait_count("dispenser_transaction", 41)
+        await eventually(lambda: refresher.refreshed_days >= 1, what="a refresh")
+    assert refresher.refreshed_days == 1  # the late day only; today is the CQs' job
+    day_ago = (now - 86_400_000) * 1_000_000  # (an hourly CQ run may add today's hour)
+    raw = {
+        (r["time"], r["nozzle"]): r
+        for r in env.query(
+            'SELECT sum("volume") AS "v", count("volume") AS "n" FROM '
+            f'"autogen"."dispenser_transaction" WHERE time < {day_ago} '
+            'GROUP BY time(1h), "nozzle"'
+        )
+        if r["n"]
+    }
+    agg = {
+        (r["time"], r["nozzle"]): r
+        for r in env.query(f'SELECT * FROM "aggregates"."sales_1h" WHERE time < {day_ago}')
+    }
+    assert set(agg) == set(raw)
+    for k, r in raw.items():
+        assert agg[k]["volume"] == pytest.approx(r["v"])
+        assert agg[k]["transactions"] == r["n"]
+    assert sum(int(r["transactions"]) for r in agg.values()) == 40  # type: ignore[call-overload]
