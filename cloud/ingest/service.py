@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from cloud.aggregates import ensure_aggregates
+from cloud.aggregates import AGGREGATE_KINDS, ensure_aggregates
 from cloud.aggregates_refresh import LateDataRefresher
 from cloud.influx import InfluxClient, InfluxError
 from cloud.ingest.checks import Accepted, Checker, Rejected
@@ -441,7 +441,7 @@ class IngestService:
             self._tell_streaming(accepted, rejected, samples, stored_at)
         if self.refresher is not None:
             for a in accepted:
-                if a.records:
+                if a.records and a.topic.kind.value in AGGREGATE_KINDS:
                     times = [rec.ts for rec in a.records]
                     self.refresher.note(a.topic.kind.value, min(times), max(times), stored_at)
         self.stats.latencies.extend((stored_at - a.head.sent, len(a.records)) for a in accepted)

@@ -22,6 +22,7 @@ from cloud.warnings.service import WorkflowError, resolve_warning, upsert_warnin
 __all__ = ["Applied", "RegistrySnapshot", "StreamingRegistry"]
 
 LOGGER = logging.getLogger("cloud.streaming")
+LOCK_TIMEOUT = "30s"
 
 
 @dataclass(slots=True)
@@ -84,7 +85,12 @@ class StreamingRegistry:
         with self._sessions.begin() as session:
             if session.get_bind().dialect.name == "sqlite":
                 # take the write lock first: a read-then-upgrade would fail at once when busy
+                # (the busy timeout, 30 s, bounds the wait)
                 session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                # bound the wait on a locked table: the round fails, is retried next time,
+                # and ingest can stop without waiting for this thread forever
+                session.connection().exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
             known: dict[str, bool] = {}
             for action in actions:
                 if action.station not in known:
