@@ -34,6 +34,7 @@ def build_ingest(settings: CloudSettings, influx: InfluxClient, engine: Engine) 
             district=settings.ingest_district,
             queue_size=settings.streaming_queue_size,
             interval=settings.streaming_interval,
+            worker=settings.ingest_client_id,
         )
         if settings.streaming_enabled
         else None

@@ -18,14 +18,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
+from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.streaming.actions import Action
+from cloud.rules.store import RuleError
+from cloud.streaming.actions import Action, iso
 from cloud.streaming.events import AcceptedSeen, Event, RejectedSeen
 from cloud.streaming.gaps import GapDetector
 from cloud.streaming.presence import OfflineDetector, SilentDetector
@@ -47,6 +48,7 @@ from cloud.streaming.skew import SkewDetector
 __all__ = ["StreamingChecker", "StreamingStats"]
 
 LOGGER = logging.getLogger("cloud.streaming")
+RECORD_EVERY_MS = 60_000  # how often the rules' "last evaluation" is written
 
 
 @dataclass(slots=True)
@@ -76,6 +78,7 @@ class StreamingChecker:
         district: str = "+",
         queue_size: int = 10_000,
         interval: float = 2.0,
+        worker: str = "",
         logger: logging.Logger | None = None,
     ) -> None:
         if queue_size < 1 or interval <= 0:
@@ -89,6 +92,9 @@ class StreamingChecker:
         self._interval = interval
         self._last_overflow_log = 0.0
         self._retry: list[Action] = []
+        self._worker = worker
+        self._activity: Counter[tuple[str, str]] = Counter()
+        self._last_recorded = 0
         self._executor: ThreadPoolExecutor | None = None
         rules = {d.id: d for d in STREAMING_RULES}
         self._signature = RejectionDetector(
@@ -183,6 +189,28 @@ class StreamingChecker:
                 self._skew.adopt(station, subject)
         self._gaps.baseline(self._registry.snapshot().sequences)
 
+    def _record(self, now_ms: int, duration_ms: float) -> None:
+        since = self._last_recorded or None
+        details = {
+            d.id: {
+                "worker": self._worker,
+                "since": iso(since),
+                "raised": self._activity[d.id, "raised"],
+                "cleared": self._activity[d.id, "cleared"],
+                "events": self.stats.events,
+                "overflow": self.stats.overflow,
+                "streaming": True,
+            }
+            for d in STREAMING_RULES
+        }
+        try:
+            self._registry.record(details, duration_ms=duration_ms, at_ms=now_ms)
+        except (SQLAlchemyError, RuleError) as exc:
+            self.log.warning("streaming checker cannot record its activity: %s", exc)
+            return
+        self._activity.clear()
+        self._last_recorded = now_ms
+
     def _tick(self, events: list[Event], now_ms: int) -> None:
         """One round in the checker's thread; errors are logged and the round retried."""
         actions, self._retry = self._retry, []
@@ -196,6 +224,7 @@ class StreamingChecker:
                 self._silent.feed(ev)
                 self._skew.feed(ev)
                 self._gaps.feed(ev)
+        started = time.perf_counter()
         try:
             snap = self._registry.snapshot()
             s = snap.settings
@@ -219,6 +248,9 @@ class StreamingChecker:
             self._signature.forget(station)
             self._rejected.forget(station)
         self.stats.unknown_stations += len(applied.unknown_stations)
+        self._activity += applied.by_rule
+        if now_ms - self._last_recorded >= RECORD_EVERY_MS:
+            self._record(now_ms, (time.perf_counter() - started) * 1000)
         self.stats.unattributed = self._signature.unattributed + self._rejected.unattributed
         if applied.raised or applied.cleared:
             self.log.info(

@@ -4,13 +4,16 @@ decisions. Called from the checker's own thread, never from the event loop."""
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.ingest.sequence import SeqWindow
 from cloud.registry.models import Gateway, GatewaySequence, Station
+from cloud.rules.store import record_evaluation
 from cloud.streaming.actions import Action, Clear, Raise, to_datetime
 from cloud.streaming.gaps import SequenceState
 from cloud.streaming.presence import GatewayPresence
@@ -36,6 +39,7 @@ class RegistrySnapshot:
 class Applied:
     raised: int = 0
     cleared: int = 0
+    by_rule: Counter[tuple[str, str]] = field(default_factory=Counter)  # (rule, raised|cleared)
     unknown_stations: set[str] = field(default_factory=set)
 
 
@@ -115,6 +119,7 @@ class StreamingRegistry:
                             seen_at=to_datetime(action.seen_ms) if action.seen_ms else None,
                         )
                         out.raised += 1
+                        out.by_rule[action.rule_id, "raised"] += 1
                     elif isinstance(action, Clear):
                         resolve_warning(
                             session,
@@ -125,6 +130,20 @@ class StreamingRegistry:
                             note=action.note,
                         )
                         out.cleared += 1
+                        out.by_rule[action.rule_id, "cleared"] += 1
                 except WorkflowError as exc:
                     LOGGER.error("streaming: cannot store %s: %s", action, exc)
         return out
+
+    def record(self, details: dict[str, dict[str, Any]], *, duration_ms: float, at_ms: int) -> None:
+        """Each streaming rule's recent activity as its last evaluation (shown by the API)."""
+        with self._sessions.begin() as session:
+            for rule_id, detail in details.items():
+                record_evaluation(
+                    session,
+                    rule_id,
+                    result="fired" if detail.get("raised") else "ok",
+                    detail=detail,
+                    duration_ms=duration_ms,
+                    at=to_datetime(at_ms),
+                )

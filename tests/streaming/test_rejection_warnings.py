@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 
-from cloud.streaming.rules import REJECTED_DATA, SIGNATURE_FAILURE
+from cloud.rules.store import list_rules
+from cloud.streaming.rules import REJECTED_DATA, SIGNATURE_FAILURE, STREAMING_RULES
 from tests.streaming.support import (
     FAST,
     signed,
@@ -113,3 +114,23 @@ async def test_rejections_without_a_registered_station_are_only_counted(env: Sta
     assert warnings(env, REJECTED_DATA)[0]["evidence"]["by_reason"] == {"malformed": 1}
     reasons = sorted(str(r["reason"]) for r in env.query('SELECT * FROM "rejected"'))
     assert reasons == ["bad_topic", "malformed", "topic_mismatch"]  # all kept as evidence
+
+
+async def test_streaming_rules_are_registered_for_operators(env: StackEnv) -> None:
+    thresholds(env, SIGNATURE_FAILURE, min_failures=4)  # an operator's setting survives start
+    async with env.ingest(**FAST) as ingest:
+        streaming = ingest.streaming
+        assert streaming is not None
+        await eventually(lambda: streaming.stats.ticks >= 1, what="first round")
+    with env.sessions() as session:
+        rules = {r.id: r for r in list_rules(session) if r.id.startswith("cloud_data.")}
+        assert set(rules) == {d.id for d in STREAMING_RULES}
+        for d in STREAMING_RULES:
+            rule = rules[d.id]
+            assert rule.category == "cloud_data"
+            assert (rule.name_zh, rule.name_en) == (d.name_zh, d.name_en)
+            assert set(rule.thresholds) == set(d.defaults) == set(rule.threshold_specs)
+            assert rule.last_evaluated_at is not None  # activity recorded by the worker
+            assert rule.last_detail["worker"] == env.settings.ingest_client_id
+        assert rules[SIGNATURE_FAILURE].thresholds["min_failures"] == 4
+        assert rules[REJECTED_DATA].thresholds == {"min_rejections": 3, "window_seconds": 300}
