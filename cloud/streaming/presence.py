@@ -99,16 +99,17 @@ class OfflineDetector:
                     severity=self.rule.severity,
                     title_zh=f"网关 {gw} 离线",
                     title_en=f"Gateway {gw} offline",
-                    message_zh=f"网关 {gw} 于 {iso(s.since_ms)} 离线（MQTT 遗嘱），"
+                    message_zh=f"网关 {gw} 于 {iso(s.since_ms)} 离线（MQTT 遗嘱或离线状态），"
                     f"已 {minutes:.1f} 分钟未恢复",
-                    message_en=f"Gateway {gw} went offline at {iso(s.since_ms)} (MQTT Will) "
-                    f"and has not been back for {minutes:.1f} min",
+                    message_en=f"Gateway {gw} went offline at {iso(s.since_ms)} (MQTT Will or "
+                    f"offline status) and has not been back for {minutes:.1f} min",
                     evidence={
                         "gateway": gw,
                         "offline_since": iso(s.since_ms),
                         "grace_seconds": settings["grace_seconds"],
                         "checked_at": iso(now_ms),
-                        "will": {"seq": s.seq, "signed_at": iso(s.sent_ms)},
+                        # the Will is signed at connect; a clean stop's status when it stops
+                        "offline_status": {"seq": s.seq, "signed_at": iso(s.sent_ms)},
                         "last_commit_any_worker": iso(seen.last_commit_ms) if seen else None,
                         "query": (
                             'SELECT * FROM "gateway_status" WHERE "device" = '

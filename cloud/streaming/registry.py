@@ -8,11 +8,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.ingest.sequence import SeqWindow
-from cloud.registry.models import Gateway, GatewaySequence, Station
+from cloud.registry.models import Gateway, GatewayKey, GatewaySequence, Station
 from cloud.rules.store import record_evaluation
 from cloud.streaming.actions import Action, Clear, Raise, to_datetime
 from cloud.streaming.gaps import SequenceState
@@ -69,6 +69,13 @@ class StreamingRegistry:
                 .join(Station, Station.id == Gateway.station_id)
                 .outerjoin(GatewaySequence, GatewaySequence.gateway_id == Gateway.id)
                 .where(Station.status == "active")
+                # a gateway whose keys are all revoked is retired (re-provisioned under a new
+                # id): its silence and its holes are expected
+                .where(
+                    exists().where(
+                        GatewayKey.gateway_id == Gateway.id, GatewayKey.revoked_at.is_(None)
+                    )
+                )
             )
             if self._district != "+":
                 query = query.where(Station.district_id == self._district)

@@ -10,7 +10,10 @@ import time
 
 import pytest
 import yaml
+from sqlalchemy import select
 
+from cloud.registry.gateways import revoke_key
+from cloud.registry.models import GatewayKey
 from cloud.streaming.rules import GATEWAY_OFFLINE, GATEWAY_SILENT
 from gateway.settings import GatewayConfig
 from tests.streaming.support import FAST, signed, station_client, thresholds, topic_of, warnings
@@ -103,9 +106,18 @@ async def test_a_restart_within_the_grace_period_raises_nothing(
 async def test_silent_gateway_without_a_will(env: StackEnv) -> None:
     a = env.provision("SL01")
     env.provision("SL02")  # registered, never published: nothing to miss
-    ta = topic_of(env, "SL01")
+    retired = env.provision("SL03")  # published, then re-provisioned: its key revoked
+    ta, tr = topic_of(env, "SL01"), topic_of(env, "SL03")
     thresholds(env, GATEWAY_SILENT, silent_seconds=2)
     async with env.ingest(**FAST), station_client(env, a) as ca:
+        async with station_client(env, retired) as cr:
+            await cr.publish(tr, signed(retired, tr, 1))
+            await env.wait_count("tank_inventory", 1)
+        with env.sessions.begin() as session:
+            for key in session.scalars(
+                select(GatewayKey).where(GatewayKey.gateway_id == retired.gateway_id)
+            ):
+                revoke_key(session, kid=key.kid)
         await ca.publish(ta, signed(a, ta, 1))
         (w,) = await eventually(lambda: warnings(env, GATEWAY_SILENT), what="silent warning")
         assert (w["station"], w["subject"]) == ("SL01", f"gateway:{a.gateway_id}")
