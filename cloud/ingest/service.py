@@ -33,7 +33,7 @@ from cloud.ingest.lineproto import record_line, write_line
 from cloud.ingest.sequence import SequenceStore
 from cloud.ingest.writer import GroupWriter
 from cloud.settings import CloudSettings
-from cloud.streaming import AcceptedSeen, RejectedSeen, StreamingChecker
+from cloud.streaming import DEVICE_CLOCK_KINDS, AcceptedSeen, RejectedSeen, StreamingChecker
 from fuelwatch.mqtt import Message, MqttClient, MqttConnectError, MqttError
 from fuelwatch.records import GatewayStatusRecord
 from fuelwatch.wire import ingest_filter
@@ -486,6 +486,12 @@ class IngestService:
         for a in accepted:
             last = a.records[-1] if a.records else None
             status = last.state if isinstance(last, GatewayStatusRecord) else None
+            kind = a.topic.kind.value
+            lags = (
+                [r.gts - r.ts for r in a.records if r.gts is not None]
+                if kind in DEVICE_CLOCK_KINDS
+                else []
+            )
             self.streaming.notify(
                 AcceptedSeen(
                     gw=a.head.gw,
@@ -494,9 +500,11 @@ class IngestService:
                     seq=a.head.seq,
                     sent_ms=a.head.sent,
                     received_ms=now_ms,
-                    kind=a.topic.kind.value,
+                    kind=kind,
                     redelivered=a.msg.dup or a.msg.retain,
                     status=status,
+                    device=a.topic.device,
+                    device_lag_ms=min(lags) if lags else None,
                 )
             )
         for r, sample in zip(rejected, samples, strict=True):

@@ -2,10 +2,11 @@
 clock skew. See docs/streaming.md."""
 
 from cloud.streaming.checker import StreamingChecker, StreamingStats
-from cloud.streaming.events import AcceptedSeen, RejectedSeen
+from cloud.streaming.events import DEVICE_CLOCK_KINDS, AcceptedSeen, RejectedSeen
 from cloud.streaming.rules import STREAMING_RULES, register_streaming_rules
 
 __all__ = [
+    "DEVICE_CLOCK_KINDS",
     "STREAMING_RULES",
     "AcceptedSeen",
     "RejectedSeen",

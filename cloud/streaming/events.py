@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["AcceptedSeen", "Event", "RejectedSeen"]
+__all__ = ["DEVICE_CLOCK_KINDS", "AcceptedSeen", "Event", "RejectedSeen"]
+
+#: Record kinds whose ``ts`` is the device's clock at about the time the gateway read it, so
+#: ``gts - ts`` measures the device clock. Not: POS data (business times, often pushed in
+#: batches), deliveries and alarms (reports of past events), statuses (the gateway's own).
+DEVICE_CLOCK_KINDS = frozenset({"inventory", "transaction", "nozzle", "totalizer"})
 
 
 @dataclass(slots=True)
@@ -40,6 +45,8 @@ class AcceptedSeen:
     kind: str
     redelivered: bool  # DUP or RETAIN: its timing says nothing about the gateway's clock
     status: str | None = None  # "online"/"offline" for a gateway status message
+    device: str = ""
+    device_lag_ms: int | None = None  # min(gts - ts) over its records: device clock offset
 
 
 Event = RejectedSeen | AcceptedSeen

@@ -113,8 +113,9 @@ STREAMING_RULES: tuple[RuleDef, ...] = (
     RuleDef(
         CLOCK_SKEW,
         "时钟偏差",
-        "Gateway clock skew",
-        "The gateway's clock (envelope sent time) differs from the cloud's receive time.",
+        "Clock skew",
+        "The gateway's clock (envelope sent time) differs from the cloud's receive time, or a "
+        "device's clock (record ts) from the gateway's when it read the record (gts).",
         Severity.MEDIUM,
         {"skew_seconds": 300, "window_seconds": 120, "min_samples": 3},
         {

@@ -6,7 +6,7 @@ import asyncio
 
 from cloud.streaming.rules import CLOCK_SKEW, SEQUENCE_GAP
 from fuelwatch import wire
-from fuelwatch.records import GatewayStatusRecord
+from fuelwatch.records import GatewayStatusRecord, InventoryRecord
 from fuelwatch.wire import Signer
 from gateway.settings import GatewayConfig
 from tests.streaming.support import (
@@ -105,3 +105,37 @@ async def test_gateway_clock_behind_raises_skew_and_a_fixed_clock_clears_it(
         await ca.publish(ta, signed(a, ta, seq + 1))  # clock fixed
         await eventually(lambda: warnings(env, CLOCK_SKEW)[0]["cleared"], what="cleared")
     assert [w["station"] for w in warnings(env, CLOCK_SKEW)] == ["CK01"]
+
+
+async def test_device_clock_behind_the_gateway_raises_skew_for_the_device(env: StackEnv) -> None:
+    a = env.provision("CK03")
+    ta = topic_of(env, "CK03")
+    thresholds(env, CLOCK_SKEW, skew_seconds=60, window_seconds=1, min_samples=2)
+    signer = Signer.from_file(a.signing_key)
+    async with env.ingest(**FAST), station_client(env, a) as ca:
+        seq = 0
+        while not warnings(env, CLOCK_SKEW):
+            seq += 1
+            assert seq < 100, "no skew warning after 100 messages"
+            read_at = now_ms()
+            rec = InventoryRecord(
+                rid=seq,
+                ts=read_at - 1_800_000,
+                gts=read_at,
+                tank=1,
+                product="92",
+                volume=1.0,
+                height=1.0,
+            )  # fmt: skip  (the gauge's clock is 30 min slow; the gateway's is right)
+            payload = wire.encode(
+                topic=ta, signer=signer, gateway_id=a.gateway_id, seq=seq, boot=1,
+                sent=now_ms(), records=[rec],
+            )  # fmt: skip
+            await ca.publish(ta, payload)
+            await asyncio.sleep(0.2)
+    (w,) = warnings(env, CLOCK_SKEW)  # the device, not the gateway
+    assert w["subject"] == "device:atg1"
+    assert 1_800_000 <= w["evidence"]["offset_ms"] < 1_800_000 + 1000
+    assert w["evidence"]["direction"] == "device_behind"
+    assert "atg1" in w["title_en"]
+    assert "设备" in w["title_zh"]

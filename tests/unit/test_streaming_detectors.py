@@ -244,3 +244,19 @@ class TestSkew:
         d.feed(AcceptedSeen("gw1", "d", "S1", 2, T - 3_600_000, T, "inventory", redelivered=True))
         assert d.evaluate(T, s) == []
         assert d.evaluate(T + 1000, s) == []
+
+    def test_device_clock_is_judged_on_gts_minus_ts(self) -> None:
+        d = SkewDetector(RULES[CLOCK_SKEW])
+        s = on(skew_seconds=300, window_seconds=1, min_samples=1)
+        for i in range(3):  # gateway clock right, the gauge 20 min slow
+            ev = accepted(T + i * 500, lag=40)
+            ev.device, ev.device_lag_ms = "atg1", 1_200_000 + i * 1000
+            d.feed(ev)
+        assert d.evaluate(T + 1000, s) == []
+        d.feed(accepted(T + 1500, lag=40))  # more traffic (no device lag: e.g. a status)
+        (w,) = d.evaluate(T + 2000, s)
+        assert isinstance(w, Raise)
+        assert w.subject == "device:atg1"
+        assert (w.evidence["clock"], w.evidence["device"]) == ("device", "atg1")
+        assert w.evidence["offset_ms"] == 1_202_000  # the one sample still in the window
+        assert w.evidence["direction"] == "device_behind"
