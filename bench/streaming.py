@@ -49,13 +49,14 @@ def main() -> None:
     t0 = time.perf_counter()
     events = [
         AcceptedSeen(
-            f"gw{i % GATEWAYS}",
-            "d",
-            f"S{i % GATEWAYS:03d}",
-            i,
-            now - 50,
-            now,
-            "x",
+            gw=f"gw{i % GATEWAYS}",
+            district="d",
+            station=f"S{i % GATEWAYS:03d}",
+            seq=i,
+            boot=1,
+            sent_ms=now - 50,
+            received_ms=now,
+            kind="inventory",
             redelivered=False,
         )
         for i in range(n)

@@ -498,6 +498,7 @@ class IngestService:
                     district=a.topic.district,
                     station=a.topic.station,
                     seq=a.head.seq,
+                    boot=a.head.boot,
                     sent_ms=a.head.sent,
                     received_ms=now_ms,
                     kind=kind,

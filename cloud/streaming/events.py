@@ -40,6 +40,7 @@ class AcceptedSeen:
     district: str
     station: str
     seq: int
+    boot: int  # when the gateway process started: a change is a restart
     sent_ms: int
     received_ms: int
     kind: str

@@ -8,12 +8,16 @@ that did not arrive. The age of a hole is how long this detector has seen any pa
 When the aged holes hold at least ``min_missing`` numbers the warning is raised (updated when
 they change); it clears when they are filled or shrink below the threshold.
 
-Two kinds of holes are not judged:
+Holes that are not judged (the numbers were never used, nothing is missing):
 
+- a restart's skip. The gateway reserves numbers on disk in blocks (of 1,000) so that none is
+  ever used twice; a new process starts at the next block, skipping the rest of the old one.
+  A hole between the last number seen from one gateway process (envelope ``boot``) and the
+  first number seen from the next is that skip.
 - the Will's number. A gateway signs its Will (taking a number) right before its birth status
-  (the next number); a clean disconnect discards the Will, so every clean restart leaves that
-  one number unused. A single-number hole right below an ``online`` status this worker stored
-  is that Will.
+  (the next number); a clean disconnect discards the Will, so every reconnect after a clean
+  disconnect leaves that one number unused. A single-number hole right below an ``online``
+  status this worker stored is that Will.
 - holes already in the table when this worker started (the previous run judged them), unless
   a warning about that gateway is still open.
 """
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from itertools import pairwise
 
 from cloud.streaming.actions import Action, Clear, Raise, iso
 from cloud.streaming.events import AcceptedSeen
@@ -32,6 +37,7 @@ __all__ = ["GapDetector", "SequenceState"]
 
 KEEP_RANGES = 50
 KEEP_BIRTHS = 256
+KEEP_BOOTS = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,12 +55,25 @@ class GapDetector:
         self._raised: dict[str, tuple[tuple[int, int], ...]] = {}  # gw -> aged holes reported
         self._stations: dict[str, str] = {}
         self._births: dict[str, deque[int]] = {}  # gw -> seqs of online statuses
+        self._boots: dict[str, dict[int, list[int]]] = {}  # gw -> boot -> [min seq, max seq]
         self._ignored: dict[str, list[tuple[int, int]]] | None = None  # holes before start
 
     def feed(self, ev: AcceptedSeen) -> None:
         if ev.status == "online":
             births = self._births.setdefault(ev.gw, deque(maxlen=KEEP_BIRTHS))
             births.append(ev.seq)
+        boots = self._boots.setdefault(ev.gw, {})
+        span = boots.get(ev.boot)
+        if span is None:
+            boots[ev.boot] = [ev.seq, ev.seq]
+            if len(boots) > KEEP_BOOTS:
+                del boots[min(boots)]
+        else:
+            span[0], span[1] = min(span[0], ev.seq), max(span[1], ev.seq)
+
+    def _restart_skip(self, gw: str, lo: int, hi: int) -> bool:
+        spans = [self._boots[gw][b] for b in sorted(self._boots.get(gw, {}))]
+        return any(before[1] < lo and hi < after[0] for before, after in pairwise(spans))
 
     def baseline(self, states: list[SequenceState]) -> None:
         """Holes present when the checker starts are not judged again (call after adopt)."""
@@ -68,7 +87,9 @@ class GapDetector:
         return [
             [lo, hi]
             for lo, hi in st.holes
-            if not (lo == hi and hi + 1 in births) and not any(a <= lo and hi <= b for a, b in old)
+            if not (lo == hi and hi + 1 in births)
+            and not any(a <= lo and hi <= b for a, b in old)
+            and not self._restart_skip(st.gw, lo, hi)
         ]
 
     def adopt(self, station: str, subject: str) -> None:

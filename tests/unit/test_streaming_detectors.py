@@ -45,13 +45,20 @@ def rejected(at: int, reason: str = "bad_signature", station: str | None = "S1")
 
 
 def accepted(
-    at: int, *, gw: str = "gw1", seq: int = 1, lag: int = 50, status: str | None = None
+    at: int,
+    *,
+    gw: str = "gw1",
+    seq: int = 1,
+    lag: int = 50,
+    status: str | None = None,
+    boot: int = 1,
 ) -> AcceptedSeen:
     return AcceptedSeen(
         gw=gw,
         district="d",
         station="S1",
         seq=seq,
+        boot=boot,
         sent_ms=at - lag,
         received_ms=at,
         kind="status" if status else "inventory",
@@ -198,6 +205,20 @@ class TestGaps:
         assert isinstance(w, Raise)
         assert [(r["from"], r["to"]) for r in w.evidence["ranges"]] == [(15, 15)]
 
+    def test_a_restart_skip_between_two_processes_is_not_a_gap(self) -> None:
+        d = GapDetector(RULES[SEQUENCE_GAP])
+        d.baseline([])
+        for seq in range(1, 144):
+            d.feed(accepted(T, seq=seq, boot=100))
+        d.feed(accepted(T, seq=1002, boot=200, status="online"))  # next block; 1001 = Will
+        s = on(min_missing=1, min_age_seconds=0)
+        assert d.evaluate(T, s, self.state([[144, 1001]], hwm=1002)) == []
+        # a hole inside one process's numbering is judged
+        d.feed(accepted(T, seq=1010, boot=200))
+        (w,) = d.evaluate(T + 1, s, self.state([[144, 1001], [1003, 1009]], hwm=1010))
+        assert isinstance(w, Raise)
+        assert [(r["from"], r["to"]) for r in w.evidence["ranges"]] == [(1003, 1009)]
+
 
 class TestSkew:
     s = on(skew_seconds=300, window_seconds=60, min_samples=3)
@@ -241,7 +262,19 @@ class TestSkew:
         assert len(control.evaluate(T + 1000, s)) == 1
         d = SkewDetector(RULES[CLOCK_SKEW])
         d.feed(accepted(T, lag=3_600_000, status="offline"))  # Will: signed at connect
-        d.feed(AcceptedSeen("gw1", "d", "S1", 2, T - 3_600_000, T, "inventory", redelivered=True))
+        d.feed(
+            AcceptedSeen(
+                gw="gw1",
+                district="d",
+                station="S1",
+                seq=2,
+                boot=1,
+                sent_ms=T - 3_600_000,
+                received_ms=T,
+                kind="inventory",
+                redelivered=True,
+            )
+        )
         assert d.evaluate(T, s) == []
         assert d.evaluate(T + 1000, s) == []
 
