@@ -237,7 +237,9 @@ class StreamingChecker:
             applied = self._registry.apply(actions)
         except SQLAlchemyError as exc:
             self.stats.tick_errors += 1
-            self._retry = actions
+            # keep only the latest decision per warning: a long outage must not pile them up
+            latest = {(a.rule_id, a.station, a.subject): a for a in actions}
+            self._retry = list(latest.values())
             self.log.error("streaming checker: registry unavailable, will retry: %s", exc)
             return
         finally:
