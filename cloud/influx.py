@@ -134,7 +134,9 @@ class InfluxClient:
                 raise InfluxError(f"query failed: {result['error']}")
             out.append(
                 [
-                    Series(s.get("name", ""), s.get("tags") or {}, s["columns"], s["values"])
+                    Series(
+                        s.get("name", ""), s.get("tags") or {}, s["columns"], s.get("values", [])
+                    )
                     for s in result.get("series", [])
                 ]
             )

@@ -120,6 +120,24 @@ class CloudSettings(BaseSettings):
         ge=0,
         description="seconds the broker keeps an ingest worker's queue while it is away",
     )
+    streaming_enabled: bool = Field(
+        default=True, description="run the streaming checks (cloud_data warnings) in ingest"
+    )
+    streaming_queue_size: int = Field(
+        default=10_000, ge=1, description="events waiting for the streaming checker, at most"
+    )
+    streaming_interval: float = Field(
+        default=2.0, gt=0, description="seconds between streaming checker rounds"
+    )
+    influx_aggregates: bool = Field(
+        default=True,
+        description="create the aggregate retention policy and continuous queries at start",
+    )
+    influx_aggregates_refresh_interval: float = Field(
+        default=600.0,
+        gt=0,
+        description="seconds between recomputing aggregates of days that received late data",
+    )
 
     @model_validator(mode="after")
     def _no_default_secrets(self) -> CloudSettings:

@@ -309,10 +309,12 @@ def cloud_ingest(client_id: str | None) -> None:
 
 
 def _api_commands() -> None:
+    from cloud.aggregates_cli import influx_setup_command  # noqa: PLC0415
     from cloud.api.cli import api_command, create_user_command  # noqa: PLC0415
 
     cloud.add_command(api_command)
     cloud.add_command(create_user_command)
+    cloud.add_command(influx_setup_command)
 
 
 _api_commands()

@@ -10,6 +10,7 @@ import signal
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
+from cloud.aggregates_refresh import LateDataRefresher
 from cloud.influx import InfluxClient
 from cloud.ingest.keys import KeyStore
 from cloud.ingest.sequence import SequenceStore
@@ -17,6 +18,7 @@ from cloud.ingest.service import IngestService, StatsCollector
 from cloud.ops_http import OpsServer
 from cloud.registry.db import make_engine, make_sessionmaker, require_schema
 from cloud.settings import CloudSettings
+from cloud.streaming import StreamingChecker
 
 __all__ = ["build_ingest", "run_ingest"]
 
@@ -26,8 +28,30 @@ LOGGER = logging.getLogger("cloud.ingest")
 def build_ingest(settings: CloudSettings, influx: InfluxClient, engine: Engine) -> IngestService:
     require_schema(engine)
     sessions = make_sessionmaker(engine)
+    streaming = (
+        StreamingChecker(
+            sessions,
+            district=settings.ingest_district,
+            queue_size=settings.streaming_queue_size,
+            interval=settings.streaming_interval,
+            worker=settings.ingest_client_id,
+        )
+        if settings.streaming_enabled
+        else None
+    )
     return IngestService(
-        settings, influx=influx, keys=KeyStore(sessions), sequences=SequenceStore(sessions)
+        settings,
+        influx=influx,
+        keys=KeyStore(sessions),
+        sequences=SequenceStore(sessions),
+        streaming=streaming,
+        refresher=LateDataRefresher(
+            influx,
+            district=None if settings.ingest_district == "+" else settings.ingest_district,
+            interval=settings.influx_aggregates_refresh_interval,
+        )
+        if settings.influx_aggregates
+        else None,
     )
 
 

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from cloud.aggregates import AGGREGATE_KINDS, ensure_aggregates
+from cloud.aggregates_refresh import LateDataRefresher
 from cloud.influx import InfluxClient, InfluxError
 from cloud.ingest.checks import Accepted, Checker, Rejected
 from cloud.ingest.keys import KeyStore
@@ -31,7 +33,9 @@ from cloud.ingest.lineproto import record_line, write_line
 from cloud.ingest.sequence import SequenceStore
 from cloud.ingest.writer import GroupWriter
 from cloud.settings import CloudSettings
+from cloud.streaming import DEVICE_CLOCK_KINDS, AcceptedSeen, RejectedSeen, StreamingChecker
 from fuelwatch.mqtt import Message, MqttClient, MqttConnectError, MqttError
+from fuelwatch.records import GatewayStatusRecord
 from fuelwatch.wire import ingest_filter
 
 __all__ = ["IngestService", "IngestStats", "StatsCollector"]
@@ -113,6 +117,22 @@ class StatsCollector:
         for reason, n in sorted(s.rejected.items()):
             rejected.add_metric([reason], n)
         yield rejected
+        streaming = self._service.streaming
+        if streaming is not None:
+            st = streaming.stats
+            for name, value, help_text in (
+                ("events", st.events, "events handed to the streaming checker"),
+                ("overflow", st.overflow, "events not checked: the checker's queue was full"),
+                ("raised", st.raised, "warning updates written by streaming checks"),
+                ("cleared", st.cleared, "warnings cleared by streaming checks"),
+                ("tick_errors", st.tick_errors, "streaming checker rounds that failed"),
+            ):
+                yield CounterMetricFamily(f"fuelwatch_streaming_{name}", help_text, value=value)
+            yield GaugeMetricFamily(
+                "fuelwatch_streaming_queued",
+                "events waiting for the checker",
+                value=streaming.queued,
+            )
         yield GaugeMetricFamily(
             "fuelwatch_ingest_pending",
             "messages waiting for a flush",
@@ -159,6 +179,8 @@ class IngestService:
         influx: InfluxClient,
         keys: KeyStore,
         sequences: SequenceStore,
+        streaming: StreamingChecker | None = None,
+        refresher: LateDataRefresher | None = None,
         logger: logging.Logger | None = None,
     ) -> None:
         self.settings = settings
@@ -166,6 +188,8 @@ class IngestService:
         self.influx = influx
         self.keys = keys
         self.sequences = sequences
+        self.streaming = streaming
+        self.refresher = refresher
         self.checker = Checker(keys, max_sent_age_days=settings.ingest_max_sent_age_days)
         self.writer = GroupWriter(influx, logger=self.log)
         self.stats = IngestStats()
@@ -182,6 +206,11 @@ class IngestService:
         """Messages received and not yet flushed."""
         return len(self._inbox)
 
+    @property
+    def unacked(self) -> int:
+        """Messages received and not yet acknowledged to the broker."""
+        return len(self._unacked)
+
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def run(self) -> None:
@@ -191,6 +220,10 @@ class IngestService:
             tg.create_task(self._connection_loop(), name="ingest-mqtt")
             tg.create_task(self._flush_loop(), name="ingest-flush")
             tg.create_task(self._stats_loop(), name="ingest-stats")
+            if self.streaming is not None:
+                tg.create_task(self.streaming.run(), name="ingest-streaming")
+            if self.refresher is not None:
+                tg.create_task(self.refresher.run(), name="ingest-aggregates-refresh")
 
     async def _wait_for_influx(self) -> None:
         attempt = 0
@@ -207,6 +240,12 @@ class IngestService:
             self.log.info(
                 "InfluxDB %s at %s, database %s", version, self.influx.url, self.influx.database
             )
+            if self.settings.influx_aggregates:
+                try:
+                    await ensure_aggregates(self.influx)
+                except InfluxError as exc:
+                    # dashboards lose their aggregates, not data: say so and go on ingesting
+                    self.log.error("cannot set up InfluxDB aggregates (CQs): %s", exc)
             return
 
     async def _connection_loop(self) -> None:
@@ -384,10 +423,13 @@ class IngestService:
                 else:
                     keep.append(a)
             accepted = keep
+        samples: list[int | None] = []
         if rejected:
-            leftover = await self.writer.write([[self._rejection_line(r)] for r in rejected])
+            lines = [self._rejection_line(r) for r in rejected]
+            leftover = await self.writer.write([[line] for line, _ in lines])
             for i in leftover:
                 self.log.error("cannot store rejection record: %s", leftover[i])
+            samples = [None if i in leftover else ts for i, (_, ts) in enumerate(lines)]
 
         committed: dict[str, list[int]] = defaultdict(list)
         for a in accepted:
@@ -395,6 +437,13 @@ class IngestService:
         await self._commit_sequences(committed, replays)
 
         stored_at = time.time_ns() // 1_000_000
+        if self.streaming is not None:
+            self._tell_streaming(accepted, rejected, samples, stored_at)
+        if self.refresher is not None:
+            for a in accepted:
+                if a.records and a.topic.kind.value in AGGREGATE_KINDS:
+                    times = [rec.ts for rec in a.records]
+                    self.refresher.note(a.topic.kind.value, min(times), max(times), stored_at)
         self.stats.latencies.extend((stored_at - a.head.sent, len(a.records)) for a in accepted)
         self.stats.accepted_messages += len(accepted)
         self.stats.accepted_records += sum(len(a.records) for a in accepted)
@@ -425,7 +474,58 @@ class IngestService:
                     return
                 await asyncio.sleep(0.05 * (attempt + 1))
 
-    def _rejection_line(self, r: Rejected) -> str:
+    def _tell_streaming(
+        self,
+        accepted: list[Accepted],
+        rejected: list[Rejected],
+        samples: list[int | None],
+        now_ms: int,
+    ) -> None:
+        """Hand what this flush stored to the streaming checker (queue append only)."""
+        assert self.streaming is not None
+        for a in accepted:
+            last = a.records[-1] if a.records else None
+            status = last.state if isinstance(last, GatewayStatusRecord) else None
+            kind = a.topic.kind.value
+            lags = (
+                [r.gts - r.ts for r in a.records if r.gts is not None]
+                if kind in DEVICE_CLOCK_KINDS
+                else []
+            )
+            self.streaming.notify(
+                AcceptedSeen(
+                    gw=a.head.gw,
+                    district=a.topic.district,
+                    station=a.topic.station,
+                    seq=a.head.seq,
+                    boot=a.head.boot,
+                    sent_ms=a.head.sent,
+                    received_ms=now_ms,
+                    kind=kind,
+                    redelivered=a.msg.dup or a.msg.retain,
+                    status=status,
+                    device=a.topic.device,
+                    device_lag_ms=min(lags) if lags else None,
+                )
+            )
+        for r, sample in zip(rejected, samples, strict=True):
+            self.streaming.notify(
+                RejectedSeen(
+                    reason=r.reason,
+                    topic=r.msg.topic[:1024],
+                    district=r.topic.district if r.topic else None,
+                    station=r.topic.station if r.topic else None,
+                    gw=r.head.gw[:64] if r.head else None,
+                    kid=r.head.kid[:64] if r.head else None,
+                    seq=r.head.seq if r.head else None,
+                    detail=r.detail[:300],
+                    received_ms=now_ms,
+                    sample_ns=sample,
+                )
+            )
+
+    def _rejection_line(self, r: Rejected) -> tuple[str, int]:
+        """The ``rejected`` point and its time (ns), by which a warning refers to it."""
         now = max(time.time_ns(), self._last_rejected_ns + 1)
         self._last_rejected_ns = now
         payload = r.msg.payload
@@ -445,7 +545,7 @@ class IngestService:
             "truncated": len(payload) > PAYLOAD_KEEP,
             "worker": self.settings.ingest_client_id,
         }
-        return write_line("rejected", tags, fields, now)
+        return write_line("rejected", tags, fields, now), now
 
     async def _stats_loop(self) -> None:
         last = (0, 0)
@@ -460,6 +560,7 @@ class IngestService:
                     "pending": self.pending,
                     "influx_retries": self.writer.retries,
                 }
+                | (self.streaming.stats.as_fields() if self.streaming else {})
             )
             line = write_line(
                 "ingest_stats", {"worker": self.settings.ingest_client_id}, fields, time.time_ns()
