@@ -161,8 +161,13 @@ async def test_gateway_sigkill_mid_flight(env: StackEnv) -> None:
             await asyncio.sleep(4)
             proc.send_signal(signal.SIGKILL)  # mid-flight: publishing and spooling
             proc.wait(10)
+        before = committed_rids(config.spool.path)
         proc = subprocess.Popen(argv)
-        await asyncio.sleep(3)
+        # running (signal handlers in place) once it spools again; start-up is slow when busy
+        await eventually(
+            lambda: committed_rids(config.spool.path) > before, timeout=60, what="gateway up"
+        )
+        await asyncio.sleep(2)
         proc.send_signal(signal.SIGTERM)  # a clean stop, too
         assert proc.wait(20) == 0
         # Drain what is still spooled with the same gateway, devices switched off.
