@@ -24,6 +24,7 @@ from typing import Self
 
 import httpx
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 
 from cloud.alerts.publisher import OutboxPublisher
 from cloud.alerts.settings import AlertSettings
@@ -31,11 +32,16 @@ from cloud.alerts.webhooks import WebhookSender
 from cloud.influx import InfluxClient
 from cloud.registry.db import make_engine, make_sessionmaker, require_schema
 from cloud.settings import CloudSettings
+from fuelwatch.errors import UserFacingError
 from fuelwatch.mqtt import MqttClient, MqttError
 
-__all__ = ["AlertService", "run_alerts"]
+__all__ = ["AlertService", "AlertsError", "run_alerts"]
 
 LOGGER = logging.getLogger("cloud.alerts")
+
+
+class AlertsError(UserFacingError, RuntimeError):
+    """The sender cannot start (database unreachable, schema too old)."""
 
 
 class AlertService:
@@ -171,7 +177,12 @@ class AlertService:
 async def run_alerts(settings: CloudSettings, alerts: AlertSettings) -> None:
     """Run until SIGINT/SIGTERM."""
     engine = make_engine(settings.registry_url)
-    require_schema(engine)
+    try:
+        require_schema(engine)
+    except OperationalError as exc:
+        engine.dispose()
+        msg = f"registry database unreachable ({settings.registry_url}): {exc.orig}"
+        raise AlertsError(msg) from exc
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -28,20 +28,11 @@ __all__ = ["claim_deliveries", "claim_outbox", "claim_transaction", "release_out
 @contextmanager
 def claim_transaction(engine: Engine) -> Iterator[Connection]:
     """A write transaction that holds the write lock from its first statement on SQLite."""
-    if engine.dialect.name != "sqlite":
-        with engine.begin() as conn:
-            yield conn
-        return
     with engine.connect() as conn:
-        # AUTOCOMMIT stops the driver from opening its own deferred transaction.
-        conn.execution_options(isolation_level="AUTOCOMMIT")
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-        try:
+        if engine.dialect.name == "sqlite":
+            conn.execution_options(sqlite_begin="IMMEDIATE")  # see cloud.registry.db
+        with conn.begin():
             yield conn
-        except BaseException:
-            conn.exec_driver_sql("ROLLBACK")
-            raise
-        conn.exec_driver_sql("COMMIT")
 
 
 def claim_outbox(

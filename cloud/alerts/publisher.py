@@ -122,7 +122,7 @@ class OutboxPublisher:
                 .join(WarningEvent, WarningEvent.id == AlertOutbox.event_id)
                 .where(AlertOutbox.id.in_(ids))
                 .order_by(AlertOutbox.id)
-            ).tuples()
+            )
             items = [_Item(row, warning_id) for row, warning_id in result]
             session.expunge_all()
         return items

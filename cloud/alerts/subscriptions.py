@@ -113,13 +113,14 @@ def fan_out(session: Session, rows: Sequence[AlertOutbox], *, now: datetime) -> 
     if not todo:
         return 0
     subs = list(session.scalars(select(WebhookSubscription).where(WebhookSubscription.enabled)))
-    existing = set(
-        session.execute(
+    existing = {
+        (sub_id, outbox_id)
+        for sub_id, outbox_id in session.execute(
             select(WebhookDelivery.subscription_id, WebhookDelivery.outbox_id).where(
                 WebhookDelivery.outbox_id.in_([r.id for r in todo])
             )
-        ).tuples()
-    )
+        )
+    }
     added = 0
     for row in todo:
         for sub in subs:
