@@ -42,7 +42,7 @@ def test_concurrent_claims_split_the_rows(engine: Engine) -> None:
         rows = s.execute(
             select(AlertOutbox.lease_owner, func.count()).group_by(AlertOutbox.lease_owner)
         )
-        owners = {owner: n for owner, n in rows}
+        owners = {str(owner): int(n) for owner, n in rows}
     assert owners == {"a": len(a), "b": len(b)}
 
 

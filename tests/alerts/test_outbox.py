@@ -42,11 +42,18 @@ def test_rollback_leaves_neither_event_nor_outbox(engine: Engine) -> None:
     class Boom(Exception):
         pass
 
-    with pytest.raises(Boom), sessions.begin() as session:
-        _open(session)
-        session.flush()
-        assert session.scalar(select(func.count()).select_from(AlertOutbox)) == 1
-        raise Boom
+    seen_inside: list[int] = []
+
+    def fail_after_upsert() -> None:
+        with sessions.begin() as session:
+            _open(session)
+            session.flush()
+            seen_inside.append(session.scalar(select(func.count()).select_from(AlertOutbox)) or 0)
+            raise Boom
+
+    with pytest.raises(Boom):
+        fail_after_upsert()
+    assert seen_inside == [1]  # the row existed inside the transaction
     assert _counts(engine) == (0, 0)
 
 
