@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -81,8 +82,6 @@ def add_reader(broker: Broker, user: str, password: str, districts: list[str]) -
     passwd.set(user, password)
     passwd.save()
     broker.reload()
-    import time  # noqa: PLC0415
-
     deadline = time.monotonic() + 10
     while can_connect(broker.port, user, password) != 0:
         if time.monotonic() > deadline:
@@ -156,6 +155,7 @@ class Receiver:
         self.received: list[Received] = []
         self.rejected: list[str] = []
         self.failed = 0
+        self.failed_at: list[float] = []  # monotonic times of the failed answers
         self._lock = threading.Lock()
         outer = self
 
@@ -178,6 +178,7 @@ class Receiver:
         with self._lock:
             if self.fail_with is not None:
                 self.failed += 1
+                self.failed_at.append(time.monotonic())
                 return self.fail_with
             try:
                 verify(self.secret, body, headers.get("Fuelwatch-Signature"))
