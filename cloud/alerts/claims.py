@@ -28,11 +28,13 @@ __all__ = ["claim_deliveries", "claim_outbox", "claim_transaction", "release_out
 @contextmanager
 def claim_transaction(engine: Engine) -> Iterator[Connection]:
     """A write transaction that holds the write lock from its first statement on SQLite."""
-    with engine.connect() as conn:
+    with engine.begin() as conn:
         if engine.dialect.name == "sqlite":
-            conn.execution_options(sqlite_begin="IMMEDIATE")  # see cloud.registry.db
-        with conn.begin():
-            yield conn
+            # The sqlite3 driver has not begun a transaction yet (it waits for the first
+            # write); begin it ourselves, taking the write lock now, as ingest's sequence
+            # store does.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        yield conn
 
 
 def claim_outbox(

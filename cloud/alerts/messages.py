@@ -14,7 +14,6 @@ from typing import Any
 from cloud.alerts.models import AlertOutbox
 from cloud.ingest.lineproto import write_line
 from cloud.warnings.categories import Category, Severity
-from cloud.warnings.models import Warning_
 
 __all__ = [
     "SUMMARY_SCHEMA",
@@ -43,29 +42,27 @@ def summary_topic(prefix: str, district: str, station: str) -> str:
 
 
 def station_summary(
-    district: str, station: str, warnings: Iterable[Warning_], *, at: datetime
+    district: str, station: str, counts: Iterable[tuple[str, str, bool, int]], *, at: datetime
 ) -> dict[str, Any]:
     """Not-closed warnings of one station by category and severity.
 
-    ``active`` counts those whose condition still holds (not cleared); ``open`` all that a
-    person has yet to close.
+    ``counts`` holds (category, severity, cleared, number) groups. ``active`` counts warnings
+    whose condition still holds (not cleared); ``open`` all that a person has yet to close.
     """
     by_category: dict[str, Counter[str]] = {}
     by_severity: Counter[str] = Counter()
     active = 0
-    total = 0
-    for w in warnings:
-        total += 1
-        active += w.cleared_at is None
-        by_category.setdefault(w.category, Counter())[w.severity] += 1
-        by_severity[w.severity] += 1
+    for category, severity, cleared, n in counts:
+        active += 0 if cleared else n
+        by_category.setdefault(category, Counter())[severity] += n
+        by_severity[severity] += n
     ranks = [s.value for s in Severity]
     return {
         "schema": SUMMARY_SCHEMA,
         "district": district,
         "station": station,
         "at": at.isoformat(),
-        "open": total,
+        "open": sum(by_severity.values()),
         "active": active,
         "max_severity": max(by_severity, key=ranks.index) if by_severity else None,
         "by_severity": {s: by_severity[s] for s in ranks if by_severity[s]},

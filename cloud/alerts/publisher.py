@@ -20,7 +20,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.alerts.claims import claim_outbox, release_outbox
@@ -176,14 +176,20 @@ class OutboxPublisher:
         self, stations: list[tuple[str, str]]
     ) -> dict[tuple[str, str], dict[str, object]]:
         out: dict[tuple[str, str], dict[str, object]] = {}
+        cleared = Warning_.cleared_at.is_not(None)
         with self._sessions() as session:
             for district, station in stations:
-                warnings = session.scalars(
-                    select(Warning_).where(
-                        Warning_.station_id == station, Warning_.state != "closed"
-                    )
+                groups = session.execute(
+                    select(Warning_.category, Warning_.severity, cleared, func.count())
+                    .where(Warning_.station_id == station, Warning_.state != "closed")
+                    .group_by(Warning_.category, Warning_.severity, cleared)
                 )
-                out[(district, station)] = station_summary(district, station, warnings, at=utcnow())
+                out[(district, station)] = station_summary(
+                    district,
+                    station,
+                    [(c, s, bool(x), int(n)) for c, s, x, n in groups],
+                    at=utcnow(),
+                )
         return out
 
     async def _store(self, items: list[_Item]) -> None:

@@ -26,7 +26,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.alerts.claims import claim_deliveries
 from cloud.alerts.messages import dumps
-from cloud.alerts.models import DeliveryStatus, WebhookDelivery
+from cloud.alerts.models import (
+    AlertOutbox,
+    DeliveryStatus,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 from cloud.alerts.outbox import render
 from cloud.alerts.settings import AlertSettings
 from cloud.alerts.signing import HEADER, sign
@@ -117,29 +122,29 @@ class WebhookSender:
         return len(jobs)
 
     def _jobs(self, ids: list[int]) -> list[_Job]:
-        jobs: list[_Job] = []
         with self._sessions() as session:
-            for d in session.scalars(
-                select(WebhookDelivery)
+            rows = session.execute(
+                select(WebhookDelivery, WebhookSubscription, AlertOutbox, WarningEvent.warning_id)
+                .join(
+                    WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id
+                )
+                .join(AlertOutbox, AlertOutbox.id == WebhookDelivery.outbox_id)
+                .join(WarningEvent, WarningEvent.id == AlertOutbox.event_id)
                 .where(WebhookDelivery.id.in_(ids))
                 .order_by(WebhookDelivery.id)
-            ):
-                row = d.outbox
-                warning_id = session.scalar(
-                    select(WarningEvent.warning_id).where(WarningEvent.id == row.event_id)
+            )
+            return [
+                _Job(
+                    delivery_id=d.id,
+                    attempts=d.attempts,
+                    started=d.requeued_at or d.created_at,
+                    url=sub.url,
+                    secret=sub.secret,
+                    event_id=row.event_id,
+                    body=dumps(render(row, warning_id)),
                 )
-                jobs.append(
-                    _Job(
-                        delivery_id=d.id,
-                        attempts=d.attempts,
-                        started=d.requeued_at or d.created_at,
-                        url=d.subscription.url,
-                        secret=d.subscription.secret,
-                        event_id=row.event_id,
-                        body=dumps(render(row, int(warning_id or 0))),
-                    )
-                )
-        return jobs
+                for d, sub, row, warning_id in rows
+            ]
 
     async def _attempt(self, job: _Job) -> _Outcome:
         headers = {

@@ -30,21 +30,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
-            # The sqlite3 module's own transaction handling opens transactions late and
-            # commits on SAVEPOINT release, so a rolled-back session could keep rows written
-            # inside ``begin_nested``. We issue BEGIN ourselves (SQLAlchemy's recipe).
-            dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
-
-        @event.listens_for(engine, "begin")
-        def _begin(conn: Any) -> None:
-            # ``sqlite_begin="IMMEDIATE"`` takes the write lock at BEGIN (see cloud.alerts).
-            mode = conn.get_execution_options().get("sqlite_begin", "")
-            conn.exec_driver_sql(f"BEGIN {mode}".strip())
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)

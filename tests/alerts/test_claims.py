@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 
 from sqlalchemy import Engine, func, select
@@ -25,6 +26,7 @@ def test_concurrent_claims_split_the_rows(engine: Engine) -> None:
         start.wait()
         while ids := claim_outbox(engine, owner=owner, limit=7, lease=LEASE, now=utcnow()):
             claims[owner] += ids
+            time.sleep(0.005)  # "work" on the batch: the other sender gets the lock meanwhile
 
     threads = [threading.Thread(target=sender, args=(o,)) for o in claims]
     for t in threads:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.alerts.models import AlertOutbox
 from cloud.registry.db import make_sessionmaker
 from cloud.registry.gateways import ensure_station
-from cloud.warnings.models import WarningEvent
+from cloud.warnings.models import Warning_, WarningEvent
 from cloud.warnings.service import resolve_warning, transition, upsert_warning
 
 
@@ -34,26 +37,50 @@ def _open(session: object, severity: str = "medium") -> object:
     ).warning
 
 
-def test_rollback_leaves_neither_event_nor_outbox(engine: Engine) -> None:
+class Boom(Exception):
+    pass
+
+
+def _fails_after(sessions: sessionmaker[Session], change: Callable[[Session], object]) -> int:
+    """Make ``change`` in a transaction that then fails; return the outbox rows seen inside."""
+    seen: list[int] = []
+    with pytest.raises(Boom), sessions.begin() as session:  # noqa: PT012 - the transaction
+        change(session)
+        session.flush()
+        seen.append(session.scalar(select(func.count()).select_from(AlertOutbox)) or 0)
+        raise Boom
+    return seen[0]
+
+
+def test_rolled_back_transition_leaves_neither_event_nor_outbox(engine: Engine) -> None:
     sessions = make_sessionmaker(engine)
     with sessions.begin() as session:
         ensure_station(session, district="d1", station="S1")
+        warning = _open(session)
+    assert _counts(engine) == (1, 1)
 
-    class Boom(Exception):
-        pass
+    def acknowledge(session: Session) -> None:
+        w = session.get(Warning_, warning.id)  # type: ignore[attr-defined]
+        transition(session, w, "acknowledge", actor="officer1")  # type: ignore[arg-type]
 
-    seen_inside: list[int] = []
+    assert _fails_after(sessions, acknowledge) == 2  # both existed inside the transaction
+    assert _counts(engine) == (1, 1)  # and neither after the rollback
 
-    def fail_after_upsert() -> None:
-        with sessions.begin() as session:
-            _open(session)
-            session.flush()
-            seen_inside.append(session.scalar(select(func.count()).select_from(AlertOutbox)) or 0)
-            raise Boom
 
-    with pytest.raises(Boom):
-        fail_after_upsert()
-    assert seen_inside == [1]  # the row existed inside the transaction
+def test_rolled_back_new_warning_leaves_neither(
+    engine: Engine, request: pytest.FixtureRequest
+) -> None:
+    if engine.dialect.name == "sqlite":
+        # upsert_warning inserts a new warning inside SAVEPOINT; the sqlite3 driver has not
+        # begun a transaction by then, so the SAVEPOINT opens one and its RELEASE commits it.
+        # The warning, its event and the outbox row stay together, but outlive the rollback.
+        request.applymarker(
+            pytest.mark.xfail(strict=True, reason="sqlite3 driver: SAVEPOINT release commits")
+        )
+    sessions = make_sessionmaker(engine)
+    with sessions.begin() as session:
+        ensure_station(session, district="d1", station="S1")
+    assert _fails_after(sessions, _open) == 1
     assert _counts(engine) == (0, 0)
 
 
