@@ -140,13 +140,23 @@ class OutboxPublisher:
         ]
         results = await asyncio.gather(*futures, return_exceptions=True)
         acked: list[_Item] = []
+        failed: list[tuple[_Item, BaseException]] = []
         for item, result in zip(items, results, strict=True):
             if isinstance(result, BaseException):
-                self.stats.publish_failures += 1
-                self.stats.last_error = str(result)
-                self._log.warning("alert %s not published: %s", item.row.event_id, result)
+                failed.append((item, result))
             else:
                 acked.append(item)
+        if failed:
+            first, error = failed[0]
+            self.stats.publish_failures += len(failed)
+            self.stats.last_error = str(error)
+            self._log.warning(
+                "%s alerts not published, will retry (first: event %s on %s: %s)",
+                len(failed),
+                first.row.event_id,
+                alert_topic(prefix, first.row),
+                error,
+            )
         if not acked:
             return
         # The summary goes before the stamps: a crash here re-publishes both, never neither.

@@ -97,3 +97,27 @@ async def test_subscriber_gets_alerts_summary_and_points(
     assert len(rows) == events
     assert sorted(str(r["state"]) for r in rows) == ["closed"] * 2 + ["open"] * 6
     assert {str(r["rule"]) for r in rows} == {"test_rule"}
+
+
+async def test_refused_publish_is_not_marked_published(
+    make_env: Callable[..., StackEnv],
+) -> None:
+    """The broker answers 135 (ACL): the rows stay unpublished and are retried, not lost."""
+    env = make_env()
+    async with InfluxClient(env.influx.url, env.db) as influx:
+        await influx.create_database()
+    events = make_warnings(env.sessions, env.district, "ST1", 3)
+    settings = fast_settings(topic_prefix="forbidden/v1")  # the cloud account may not write
+    async with running(env.settings, settings, env.engine) as service:
+        await eventually(
+            lambda: service.outbox.stats.publish_failures >= 2 * events,
+            timeout=20,
+            what="refused publishes, retried",
+        )
+        assert "135" in service.outbox.stats.last_error
+        assert service.outbox.stats.published == 0
+    with env.sessions() as s:
+        rows = list(s.scalars(select(AlertOutbox)))
+    assert len(rows) == events
+    assert all(r.published_at is None and not r.done for r in rows)
+    assert all(r.stored_at is not None for r in rows)  # other stages went on
