@@ -18,6 +18,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 
+import pytest
 from sqlalchemy import func, select
 
 from cloud.alerts.models import AlertOutbox, DeliveryStatus, WebhookDelivery
@@ -25,6 +26,8 @@ from cloud.alerts.subscriptions import SubscriptionSpec, create_subscription
 from cloud.influx import InfluxClient
 from tests.alerts.helpers import Receiver, add_reader, make_warnings, subscriber
 from tests.support.env import StackEnv, eventually
+
+pytestmark = pytest.mark.slow  # about a minute per backend
 
 WARNINGS = 1500
 BATCH = 50
@@ -62,8 +65,10 @@ def _points(env: StackEnv) -> int:
         return 0
 
 
-async def test_sigkill_mid_batch_loses_nothing(make_env: Callable[..., StackEnv]) -> None:
-    env = make_env()
+async def test_sigkill_mid_batch_loses_nothing(
+    make_env: Callable[..., StackEnv], registry_url: str
+) -> None:
+    env = make_env(registry_url=registry_url)
     async with InfluxClient(env.influx.url, env.db) as influx:
         await influx.create_database()
     reader, password = f"reader-{uuid.uuid4().hex[:6]}", "reader-pass"
@@ -120,7 +125,8 @@ async def test_sigkill_mid_batch_loses_nothing(make_env: Callable[..., StackEnv]
     mqtt_repeats = sum(mqtt_counts.values()) - events
     hook_repeats = sum(hook_counts.values()) - events
     print(
-        f"\n{events} events, killed after {at_kill} MQTT alerts with {left} rows not done; "
+        f"\n{env.engine.dialect.name}: {events} events, killed after {at_kill} MQTT alerts "
+        f"with {left} rows not done; "
         f"MQTT repeats {mqtt_repeats}, webhook repeats {hook_repeats}; {elapsed:.1f} s in all"
     )
     assert mqtt_repeats <= BATCH  # at most the batch in flight at the kill
