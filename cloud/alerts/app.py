@@ -19,6 +19,7 @@ import contextlib
 import logging
 import random
 import signal
+from datetime import timedelta
 from types import TracebackType
 from typing import Self
 
@@ -27,10 +28,12 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from cloud.alerts.publisher import OutboxPublisher
+from cloud.alerts.retention import prune
 from cloud.alerts.settings import AlertSettings
 from cloud.alerts.webhooks import WebhookSender
 from cloud.influx import InfluxClient
 from cloud.registry.db import make_engine, make_sessionmaker, require_schema
+from cloud.registry.models import utcnow
 from cloud.settings import CloudSettings
 from fuelwatch.errors import UserFacingError
 from fuelwatch.mqtt import MqttClient, MqttError
@@ -38,6 +41,7 @@ from fuelwatch.mqtt import MqttClient, MqttError
 __all__ = ["AlertService", "AlertsError", "run_alerts"]
 
 LOGGER = logging.getLogger("cloud.alerts")
+PRUNE_INTERVAL = 3600.0
 
 
 class AlertsError(UserFacingError, RuntimeError):
@@ -105,6 +109,8 @@ class AlertService:
             tg.create_task(self._outbox_loop(), name="alerts-outbox")
             tg.create_task(self._webhook_loop(), name="alerts-webhooks")
             tg.create_task(self._stats_loop(), name="alerts-stats")
+            if self._alerts.retention_days is not None:
+                tg.create_task(self._prune_loop(self._alerts.retention_days), name="alerts-prune")
 
     async def _mqtt_loop(self) -> None:
         m = self._settings.mqtt
@@ -155,6 +161,23 @@ class AlertService:
                 attempted = 0
             if not attempted:
                 await asyncio.sleep(self._alerts.poll_interval)
+
+    async def _prune_loop(self, days: float) -> None:
+        while True:
+            before = utcnow() - timedelta(days=days)
+            try:
+                rows, deliveries = await asyncio.to_thread(prune, self._engine, before=before)
+            except Exception:
+                self._log.exception("pruning old alert rows failed")
+            else:
+                if rows:
+                    self._log.info(
+                        "pruned %s outbox rows and %s deliveries older than %s days",
+                        rows,
+                        deliveries,
+                        days,
+                    )
+            await asyncio.sleep(PRUNE_INTERVAL)
 
     async def _stats_loop(self) -> None:
         while True:

@@ -31,3 +31,9 @@ class AlertSettings(BaseSettings):
     )
     mqtt_reconnect_max: float = Field(default=30.0, gt=0)
     stats_interval: float = Field(default=30.0, gt=0)
+    retention_days: float | None = Field(
+        default=None,
+        gt=0,
+        description="prune finished outbox rows and delivered deliveries older than this "
+        "(hourly; None: keep everything)",
+    )
