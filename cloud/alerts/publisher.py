@@ -177,8 +177,10 @@ class OutboxPublisher:
             mqtt.publish_nowait(summary_topic(prefix, d, s), dumps(body), qos=1, retain=True)
             for (d, s), body in summaries.items()
         ]
-        for fut in asyncio.as_completed(futures):
-            await fut  # raises the first failure
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            raise errors[0]
         self.stats.summaries += len(futures)
         self.stats.stations.update(stations)
 
