@@ -3,6 +3,7 @@ and the ``warning_event`` points land in the real InfluxDB."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 
@@ -121,3 +122,28 @@ async def test_refused_publish_is_not_marked_published(
     assert len(rows) == events
     assert all(r.published_at is None and not r.done for r in rows)
     assert all(r.stored_at is not None for r in rows)  # other stages went on
+
+
+async def test_two_senders_share_the_outbox_without_repeats(
+    make_env: Callable[..., StackEnv], registry_url: str
+) -> None:
+    """Two senders on one database: every alert once, the work really shared."""
+    env = make_env(registry_url=registry_url)
+    async with InfluxClient(env.influx.url, env.db) as influx:
+        await influx.create_database()
+    reader, password = f"reader-{uuid.uuid4().hex[:6]}", "reader-pass"
+    add_reader(env.broker, reader, password, [env.district])
+    events = make_warnings(env.sessions, env.district, "ST1", 400)
+    small = {"batch_size": 10, "lease_seconds": 30.0}
+    async with (
+        subscriber(env.broker, reader, password, f"alerts/v1/{env.district}/#") as sub,
+        running(env.settings, fast_settings(**small), env.engine) as a,
+        running(env.settings, fast_settings(**small), env.engine) as b,
+    ):
+        await eventually(lambda: len(sub.payloads()) >= events, timeout=60, what=f"{events} alerts")
+        await asyncio.sleep(0.5)  # repeats would arrive now
+    ids = [p["event_id"] for p in sub.payloads()]
+    assert sorted(ids) == list(range(1, events + 1))  # each exactly once
+    assert a.outbox.stats.published > 0
+    assert b.outbox.stats.published > 0
+    assert a.outbox.stats.published + b.outbox.stats.published == events
