@@ -127,6 +127,11 @@ class AlertService:
             )
             try:
                 await client.connect()
+            except asyncio.CancelledError:
+                # Stopped mid-connect: close what connect() had opened (socket, keepalive task).
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(client.disconnect())
+                raise
             except MqttError as exc:
                 attempt += 1
                 delay = random.uniform(0, min(self._alerts.mqtt_reconnect_max, 1.5**attempt))

@@ -38,7 +38,7 @@ from cloud.alerts.subscriptions import fan_out
 from cloud.influx import InfluxClient, InfluxUnavailableError, InfluxWriteError
 from cloud.registry.models import utcnow
 from cloud.warnings.models import Warning_, WarningEvent
-from fuelwatch.mqtt import MqttClient, MqttError
+from fuelwatch.mqtt import MqttClient, MqttError, PublishRejectedError
 
 __all__ = ["OutboxPublisher", "OutboxStats"]
 
@@ -50,6 +50,8 @@ class OutboxStats:
     claimed: int = 0
     published: int = 0
     publish_failures: int = 0
+    publish_refused: int = 0  # of which the broker answered with an error reason code
+    last_refusal: str = ""
     summaries: int = 0
     points: int = 0
     influx_failures: int = 0
@@ -147,6 +149,10 @@ class OutboxPublisher:
             else:
                 acked.append(item)
         if failed:
+            refused = [e for _, e in failed if isinstance(e, PublishRejectedError)]
+            if refused:
+                self.stats.publish_refused += len(refused)
+                self.stats.last_refusal = str(refused[-1])
             first, error = failed[0]
             self.stats.publish_failures += len(failed)
             self.stats.last_error = str(error)

@@ -135,7 +135,7 @@ async def running(
         finally:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await task
+                await asyncio.wait_for(task, 15)  # a stop that hangs fails here, not later
 
 
 @dataclass
