@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from cloud import audit
 from cloud.accounts import models as accounts
+from cloud.alerts import models as alerts
 from cloud.departments import models as departments
 from cloud.registry import models as registry
 from cloud.rules import store as rules
@@ -15,4 +16,4 @@ from cloud.warnings import models as warnings
 __all__ = ["metadata"]
 
 metadata = registry.Base.metadata
-_ = (audit, accounts, departments, rules, warnings)
+_ = (alerts, audit, accounts, departments, rules, warnings)

@@ -286,6 +286,34 @@ def broker_passwd(path: Path, user: str, password: str) -> None:
     click.echo(f"password for {user} set in {path}")
 
 
+@broker.command("alert-reader")
+@click.option("--acl", "acl_file", type=click.Path(path_type=Path, exists=True), required=True)
+@click.option("--passwd", "password_file", type=click.Path(path_type=Path), required=True)
+@click.option("--user", required=True, help="the recipient's MQTT user name")
+@click.option(
+    "--district", "districts", multiple=True, required=True, help="district it may read (repeat)"
+)
+@click.password_option("--password", confirmation_prompt=True)
+@user_errors
+def broker_alert_reader(
+    acl_file: Path, password_file: Path, user: str, districts: tuple[str, ...], password: str
+) -> None:
+    """Make a read-only alert recipient account: alerts/v1/<district>/# only (then SIGHUP)."""
+    from fuelwatch.stack.alert_readers import AlertReaderError, set_alert_reader  # noqa: PLC0415
+    from fuelwatch.stack.broker import PasswordFile  # noqa: PLC0415
+
+    try:
+        set_alert_reader(acl_file, user, districts)
+        passwd = PasswordFile(password_file)
+        passwd.set(user, password)
+    except (AlertReaderError, ValueError) as exc:
+        raise UserError(str(exc)) from exc
+    passwd.save()
+    click.echo(
+        f"{user} may read alerts of {', '.join(districts)}; send the broker SIGHUP to reload"
+    )
+
+
 # -- cloud -----------------------------------------------------------------------------------
 
 
@@ -306,6 +334,26 @@ def cloud_ingest(client_id: str | None) -> None:
     if client_id:
         settings = settings.model_copy(update={"ingest_client_id": client_id})
     asyncio.run(run_ingest(settings))
+
+
+@cloud.command("alerts")
+@click.option("--client-id", help="MQTT client id and lease owner of this sender (unique each)")
+@user_errors
+def cloud_alerts(client_id: str | None) -> None:
+    """Push warning events: MQTT alerts, InfluxDB points, signed webhooks (docs/alerts.md)."""
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    from cloud.alerts.app import run_alerts  # noqa: PLC0415
+    from cloud.alerts.settings import AlertSettings  # noqa: PLC0415
+    from cloud.settings import CloudSettings  # noqa: PLC0415
+
+    try:
+        settings, alerts = CloudSettings(), AlertSettings()
+    except ValidationError as exc:
+        raise UserError(f"invalid settings: {exc}") from exc
+    if client_id:
+        alerts = alerts.model_copy(update={"client_id": client_id})
+    asyncio.run(run_alerts(settings, alerts))
 
 
 def _api_commands() -> None:

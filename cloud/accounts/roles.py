@@ -48,6 +48,7 @@ class Permission(StrEnum):
     SENSITIVE_READ = "sensitive.read"  # unmasked names, phones, plates, payment references
     USER_MANAGE = "user.manage"
     AUDIT_READ = "audit.read"
+    ALERT_MANAGE = "alert.manage"  # webhook subscriptions, deliveries, dead letters
 
 
 class Role(StrEnum):

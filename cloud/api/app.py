@@ -100,6 +100,7 @@ def create_app(settings: CloudSettings, *, engine: Engine | None = None) -> Fast
             {"name": "department data", "description": "the departments' shared feeds"},
             {"name": "warnings", "description": "risk warnings and their handling"},
             {"name": "rules", "description": "rule settings and last evaluation"},
+            {"name": "alerts", "description": "webhook subscriptions, deliveries, dead letters"},
             {"name": "supervision", "description": "industry supervision views"},
             {"name": "audit", "description": "the audit log (admins)"},
             {"name": "system", "description": "health and metrics"},

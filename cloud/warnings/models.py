@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from cloud.alerts.models import AlertOutbox
 from cloud.registry.models import Base, UtcDateTime, utcnow
 
 __all__ = ["WarningAttachment", "WarningComment", "WarningEvent", "Warning_"]
@@ -81,6 +82,9 @@ class WarningEvent(Base):
     to_state: Mapped[str] = mapped_column(String(24))
     note: Mapped[str] = mapped_column(Text, default="")
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    #: The alert to push for this event (``cloud.alerts``), inserted with the event.
+    outbox: Mapped[AlertOutbox | None] = relationship(cascade="all, delete-orphan")
 
 
 class WarningComment(Base):

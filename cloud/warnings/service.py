@@ -34,6 +34,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from cloud.alerts.outbox import outbox_entry
 from cloud.registry.models import Station, utcnow
 from cloud.warnings.categories import Category, Severity
 from cloud.warnings.models import Warning_, WarningComment, WarningEvent
@@ -138,6 +139,8 @@ def _event(
         note=note,
         data=data or {},
     )
+    # The alert rides on the event: same flush, same transaction, or neither (docs/alerts.md).
+    event.outbox = outbox_entry(warning, event)
     warning.events.append(event)
     return event
 
@@ -231,16 +234,16 @@ def _update(
     warning.message_zh, warning.message_en = message_zh, message_en
     raised = SEVERITY_ORDER[severity] > SEVERITY_ORDER[Severity(warning.severity)]
     if raised:
-        _event(
+        previous, warning.severity = warning.severity, severity.value  # before the event:
+        _event(  # its alert snapshot shows the new severity
             warning,
             actor=ENGINE_ACTOR,
             action="severity_raised",
             from_state=warning.state,
             to_state=warning.state,
-            data={"from": warning.severity, "to": severity.value},
+            data={"from": previous, "to": severity.value},
             at=at,
         )
-        warning.severity = severity.value
     if warning.cleared_at is not None:
         warning.cleared_at = None
         _event(

@@ -23,7 +23,7 @@ from cloud.tables import metadata
 def test_models_match_migrations_and_downgrade_works(db_url: str) -> None:
     engine = make_engine(db_url)
     try:
-        assert current_revision(engine) == head_revision(engine) == "0005"
+        assert current_revision(engine) == head_revision(engine) == "0006"
         with engine.connect() as conn:
             assert compare_metadata(MigrationContext.configure(conn), metadata) == []
         command.downgrade(alembic_config(engine), "0001")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from cloud.api.routes import (
+    alerts,
     audit,
     auth,
     departments,
@@ -26,6 +27,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     departments.router,
     warnings.router,
     rules.router,
+    alerts.router,
     supervision.router,
     audit.router,
 )
