@@ -21,7 +21,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, Engine, and_, or_, select, update
 
 from cloud.alerts.models import AlertOutbox, DeliveryStatus, WebhookDelivery, WebhookSubscription
-from cloud.registry.db import WRITE_LOCK
 
 __all__ = ["claim_deliveries", "claim_outbox", "claim_transaction", "release_outbox"]
 
@@ -29,10 +28,13 @@ __all__ = ["claim_deliveries", "claim_outbox", "claim_transaction", "release_out
 @contextmanager
 def claim_transaction(engine: Engine) -> Iterator[Connection]:
     """A write transaction that holds the write lock from its first statement on SQLite."""
-    with engine.connect() as conn:
-        conn.execution_options(**WRITE_LOCK)  # SQLite: BEGIN IMMEDIATE (cloud.registry.db)
-        with conn.begin():
-            yield conn
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            # The sqlite3 driver has not begun a transaction yet (it waits for the first
+            # write); begin it ourselves, taking the write lock now, as ingest's sequence
+            # store does.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        yield conn
 
 
 def claim_outbox(

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.registry.db import WRITE_LOCK
 from cloud.registry.models import GatewaySequence, utcnow
 
 __all__ = ["MAX_HOLES", "SeqWindow", "SequenceStore"]
@@ -86,12 +85,12 @@ class SequenceStore:
             # Read-modify-write under the write lock, or two workers lose each other's
             # numbers (measured: most of them, under load). SQLite: take the database write
             # lock before reading; PostgreSQL: lock the rows.
-            session.connection(execution_options=WRITE_LOCK)  # SQLite: BEGIN IMMEDIATE
-            query = (
-                select(GatewaySequence)
-                .where(GatewaySequence.gateway_id.in_(ids))
-                .with_for_update()  # PostgreSQL: lock the rows
-            )
+            query = select(GatewaySequence).where(GatewaySequence.gateway_id.in_(ids))
+            dialect = session.get_bind().dialect.name
+            if dialect == "sqlite":
+                session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                query = query.with_for_update()
             rows = {r.gateway_id: r for r in session.scalars(query)}
             for gw in ids:
                 row = rows.get(gw)

@@ -21,13 +21,6 @@ LOGGER = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-#: Execution option naming how a SQLite transaction begins: ``"IMMEDIATE"`` takes the
-#: database's write lock at BEGIN, before the first read (a read-modify-write that must not
-#: interleave with another writer). Other databases ignore it (use ``FOR UPDATE`` there).
-SQLITE_BEGIN = "sqlite_begin"
-WRITE_LOCK = {SQLITE_BEGIN: "IMMEDIATE"}
-
-
 def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
@@ -37,20 +30,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
-            # The sqlite3 module's own transaction handling begins late (at the first write)
-            # and commits when a SAVEPOINT is released, so rows written in a nested
-            # transaction survived an outer rollback. We issue BEGIN ourselves instead
-            # (SQLAlchemy's pysqlite recipe).
-            dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
-
-        @event.listens_for(engine, "begin")
-        def _begin(conn: Any) -> None:
-            conn.exec_driver_sql(f"BEGIN {conn.get_execution_options().get(SQLITE_BEGIN, '')}")
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
