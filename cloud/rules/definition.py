@@ -39,7 +39,7 @@ RULE_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
 
 
-def parse_duration(text: str | int | float) -> timedelta:
+def parse_duration(text: str | float) -> timedelta:
     """``"30d"``, ``"6h"``, ``"15m"``, ``"1d12h"`` or a number of seconds."""
     if isinstance(text, int | float) and not isinstance(text, bool):
         return timedelta(seconds=text)
@@ -107,7 +107,7 @@ class RuleDefinition(BaseModel):
             unknown = names - PLACEHOLDERS
             if unknown:
                 raise ValueError(
-                    f"query {name}: unknown placeholder {{{sorted(unknown)[0]}}}"
+                    f"query {name}: unknown placeholder {{{min(unknown)}}}"
                     f" (known: {', '.join(sorted(PLACEHOLDERS))})"
                 )
             if "{end}" not in text:
@@ -125,7 +125,9 @@ class RuleDefinition(BaseModel):
             )
         missing = set(detector.queries) - set(self.queries)
         if missing:
-            raise ValueError(f"detector {self.detector} needs queries: {', '.join(sorted(missing))}")
+            raise ValueError(
+                f"detector {self.detector} needs queries: {', '.join(sorted(missing))}"
+            )
         missing = set(detector.thresholds) - set(self.thresholds)
         if missing:
             raise ValueError(
@@ -183,7 +185,9 @@ def load_definitions(paths: list[Path] | None = None) -> list[RuleDefinition]:
     for path in files:
         for rule in _load_file(path):
             if rule.id in seen:
-                raise ConfigError(path, [f"{path}: rule {rule.id}: id already used in {seen[rule.id]}"])
+                raise ConfigError(
+                    path, [f"{path}: rule {rule.id}: id already used in {seen[rule.id]}"]
+                )
             seen[rule.id] = path
             rules.append(rule)
     return rules

@@ -287,7 +287,11 @@ class RuleEngine:
             w = open_warning(session, d.id, station, subject)
             if w is not None and w.cleared_at is None:
                 resolve_warning(
-                    session, rule_id=d.id, station=station, subject=subject, at=now,
+                    session,
+                    rule_id=d.id,
+                    station=station,
+                    subject=subject,
+                    at=now,
                     note="condition no longer holds",
                 )
                 result.resolved.append((station, subject))
@@ -319,7 +323,11 @@ def _messages(d: RuleDefinition, f: Finding) -> tuple[str, str]:
 
 
 def _evidence(
-    d: RuleDefinition, f: Finding, queries: dict[str, str], thresholds: dict[str, Any], now: datetime
+    d: RuleDefinition,
+    f: Finding,
+    queries: dict[str, str],
+    thresholds: dict[str, Any],
+    now: datetime,
 ) -> dict[str, Any]:
     values = dict(f.values)
     total = values.pop("records_total", len(f.records))

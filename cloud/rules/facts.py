@@ -69,6 +69,8 @@ def load_facts(session: Session) -> Facts:
             fact.tanks[t.tank_no] = TankFact(t.tank_no, t.product, t.capacity_l, list(t.strapping))
         for d in s.dispensers:
             for n in d.nozzles:
-                fact.nozzles[n.nozzle_no] = NozzleFact(n.nozzle_no, d.dispenser_no, n.product, n.tank_no)
+                fact.nozzles[n.nozzle_no] = NozzleFact(
+                    n.nozzle_no, d.dispenser_no, n.product, n.tank_no
+                )
         facts.stations[s.id] = fact
     return facts

@@ -48,7 +48,11 @@ def over_registration(ctx: RuleContext) -> Outcome:
         fact = ctx.facts.stations.get(station)
         if fact is None:
             continue
-        nozzles = [n for n in fact.nozzles_of(tank) if sum(t.volume for t in txns.get((station, n), [])) >= min_sales]
+        nozzles = [
+            n
+            for n in fact.nozzles_of(tank)
+            if sum(t.volume for t in txns.get((station, n), [])) >= min_sales
+        ]
         if not nozzles:
             continue
         mine: dict[int, list[Txn]] = {n: txns[(station, n)] for n in nozzles}
@@ -64,14 +68,10 @@ def over_registration(ctx: RuleContext) -> Outcome:
                 c.append(acc)
             cums[n] = c
 
-        def metered(n: int, t_ms: int) -> float:
-            i = bisect_right(ends[n], t_ms)
-            return cums[n][i - 1] if i else 0.0
-
         xs: list[list[float]] = []
         ys: list[float] = []
         for stretch in _stretches(rows, _merge(busy)):
-            block = [[-metered(n, r.t) for n in nozzles] for r in stretch]
+            block = [[-_cumulative(ends[n], cums[n], r.t) for n in nozzles] for r in stretch]
             means = [sum(col) / len(block) for col in zip(*block, strict=True)]
             y_mean = sum(r.tc for r in stretch) / len(stretch)
             xs += [[v - m for v, m in zip(row, means, strict=True)] for row in block]
@@ -115,6 +115,12 @@ def over_registration(ctx: RuleContext) -> Outcome:
     return out
 
 
+def _cumulative(ends: list[int], cums: list[float], t_ms: int) -> float:
+    """Metered litres (at 20 °C) of the sales that ended by ``t_ms``."""
+    i = bisect_right(ends, t_ms)
+    return cums[i - 1] if i else 0.0
+
+
 def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     merged: list[tuple[int, int]] = []
     for a, b in spans:
@@ -132,5 +138,3 @@ def _record(t: Txn) -> RawRecord:
         t.rid,
         {"order_id": t.order_id, "nozzle": t.nozzle, "volume": t.volume, **t.extra},
     )
-
-
