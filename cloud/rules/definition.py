@@ -114,15 +114,20 @@ class RuleDefinition(BaseModel):
                 raise ValueError(f"query {name}: must bound time by {{end}} (causal windows)")
         return value
 
+    @field_validator("detector")
+    @classmethod
+    def _known_detector(cls, value: str) -> str:
+        from cloud.rules.detectors import DETECTORS  # noqa: PLC0415 - the registry imports us
+
+        if value not in DETECTORS:
+            raise ValueError(f"unknown detector {value!r} (known: {', '.join(sorted(DETECTORS))})")
+        return value
+
     @model_validator(mode="after")
     def _detector(self) -> RuleDefinition:
         from cloud.rules.detectors import DETECTORS  # noqa: PLC0415 - the registry imports us
 
-        detector = DETECTORS.get(self.detector)
-        if detector is None:
-            raise ValueError(
-                f"unknown detector {self.detector!r} (known: {', '.join(sorted(DETECTORS))})"
-            )
+        detector = DETECTORS[self.detector]
         missing = set(detector.queries) - set(self.queries)
         if missing:
             raise ValueError(
@@ -171,6 +176,7 @@ def _load_file(path: Path) -> list[RuleDefinition]:
         except ConfigError as exc:
             for problem in exc.problems:  # "file:line: field: message" -> with the rule id
                 where, _, rest = problem.partition(": ")
+                rest = rest.removeprefix("(top level): ")
                 problems.append(f"{where}: rule {rule_id}: {rest}")
     if problems:
         raise ConfigError(path, problems)
