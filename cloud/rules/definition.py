@@ -81,6 +81,9 @@ class RuleDefinition(BaseModel):
     detector: str
     queries: dict[str, str] = Field(default_factory=dict)
     thresholds: dict[str, ThresholdDef] = Field(default_factory=dict)
+    station_batch: int | None = Field(
+        default=None, ge=1, le=10_000, description="query this many stations at a time"
+    )
     options: dict[str, Any] = Field(
         default_factory=dict, description="fixed detector parameters that are not thresholds"
     )

@@ -221,3 +221,27 @@ def test_cli_once_at(env: StackEnv, monkeypatch: object) -> None:
     assert bad.exit_code == 2
     assert "not an ISO 8601 time" in bad.output
     assert "Traceback" not in bad.output
+
+
+async def test_station_batches_each_get_their_own_query(env: StackEnv) -> None:
+    outage = {
+        "injections": [{"kind": "gateway_unplugged", "windows": [{"start": "20h", "end": "22h"}]}]
+    }
+    sim = simulate(env, "BAT1", duration="23h", **outage)
+    simulate(env, "BAT2", duration="23h", seed=12)
+    [gap] = [d for d in load_definitions() if d.id == "cloud_data.gap"]
+    e = RuleEngine(
+        sessions=env.sessions,
+        influx=InfluxClient(env.influx.url, env.db),
+        definitions=[gap.model_copy(update={"station_batch": 1})],
+    )
+    try:
+        report = await e.run_all(sim.start + timedelta(hours=22, minutes=30))
+    finally:
+        await e.aclose()
+    assert report.result("cloud_data.gap").fired == [("BAT1", "feed")]  # type: ignore[union-attr]
+    [w] = _warnings(env, "cloud_data.gap")
+    [query] = w.evidence["queries"]
+    assert "station =~ /^(BAT1)$/" in query["influxql"]
+    with env.sessions() as session:
+        assert store.get_rule(session, "cloud_data.gap").last_detail["checked"] == 2

@@ -107,11 +107,11 @@ def over_registration(ctx: RuleContext) -> Outcome:
                         "excess_litres_estimate": round(sum(t.volume for t in sales) * (1 - k), 2),
                         "readings_used": fit.n,
                         "gauge_residual_sd_l": round(fit.residual_sd, 2),
+                        "records_total": len(sales),
                     },
                     records=[_record(t) for t in sales[:MAX_RECORDS]],
                 )
             )
-            out.findings[-1].values["records_total"] = len(sales)
     return out
 
 
