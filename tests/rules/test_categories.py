@@ -42,6 +42,13 @@ def _drop_nozzle2_transactions(_device: str, record: BaseRecord) -> BaseRecord |
     return record
 
 
+def _doubled_amounts(_device: str, record: BaseRecord) -> BaseRecord | None:
+    """A POS/dispenser integration bug or a doctored record: amount twice volume × price."""
+    if isinstance(record, TransactionRecord) and record.nozzle == 1:
+        return record.model_copy(update={"amount": round(record.amount * 2, 2)})
+    return record
+
+
 def _declared_low(env: StackEnv, sim: Simulated) -> None:
     first = sim.start.astimezone(LOCAL).date()
     sold = _local_day_sales(sim, first)
@@ -214,6 +221,13 @@ CASES = [
                 }
             ]
         },
+    ),
+    Case(
+        "impossible_values",
+        "business_data.impossible_values",
+        "transactions",
+        edit=_doubled_amounts,
+        at=timedelta(days=1, hours=12),
     ),
     Case(
         "revenue_gap",

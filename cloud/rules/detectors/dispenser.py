@@ -23,15 +23,18 @@ __all__ = ["over_registration"]
 
 
 def _stretches(rows: list[Reading], busy: list[tuple[int, int]]) -> list[list[Reading]]:
+    """Quiet readings (``busy``: merged, sorted) grouped by the deliveries between them."""
     out: list[list[Reading]] = []
     current: list[Reading] = []
+    starts = [a for a, _ in busy]
     for r in rows:
         if r.status:
             if len(current) >= 3:
                 out.append(current)
             current = []
             continue
-        if any(a <= r.t <= b for a, b in busy):
+        i = bisect_right(starts, r.t) - 1
+        if i >= 0 and r.t <= busy[i][1]:
             continue
         current.append(r)
     if len(current) >= 3:
