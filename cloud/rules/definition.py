@@ -32,9 +32,9 @@ __all__ = [
 ]
 
 DEFINITIONS_DIR = Path(__file__).parent / "definitions"
-#: what a query template may name: the window's ends (ns since the epoch, InfluxQL integer
-#: time literals), the window length as an InfluxQL duration, and the registered stations.
-PLACEHOLDERS = frozenset({"start", "end", "window", "station_filter"})
+#: what a query template may name: the window's ends and the evaluation time (RFC 3339 time
+#: literals), the window length as an InfluxQL duration, and the registered stations.
+PLACEHOLDERS = frozenset({"start", "end", "now", "window", "station_filter"})
 RULE_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
 

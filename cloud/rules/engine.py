@@ -76,10 +76,12 @@ def render_query(
     end: datetime,
     facts: Facts,
     stations: list[str] | None = None,
+    now: datetime | None = None,
 ) -> str:
     return template.format(
         start=_literal(start),
         end=_literal(end),
+        now=_literal(now or end),
         window=_influx_duration((end - start).total_seconds()),
         station_filter=facts.station_filter(stations),
     )
@@ -216,7 +218,9 @@ class RuleEngine:
             results: dict[str, list[Series]] = {}
             for batch in batches:
                 queries = {
-                    name: render_query(text, start=start, end=end, facts=facts, stations=batch)
+                    name: render_query(
+                        text, start=start, end=end, facts=facts, stations=batch, now=now
+                    )
                     for name, text in d.queries.items()
                 }
                 for name, series in (await self._query(queries)).items():
