@@ -245,3 +245,30 @@ async def test_station_batches_each_get_their_own_query(env: StackEnv) -> None:
     assert "station =~ /^(BAT1)$/" in query["influxql"]
     with env.sessions() as session:
         assert store.get_rule(session, "cloud_data.gap").last_detail["checked"] == 2
+
+
+async def test_run_forever_evaluates_on_the_wall_clock_and_stops(env: StackEnv) -> None:
+    import asyncio  # noqa: PLC0415
+
+    from cloud.rules.runner import run_forever  # noqa: PLC0415
+
+    simulate(env, "WALL1", duration="1h")
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_forever(env.settings, stop=stop))
+
+    def evaluated() -> bool:
+        with env.sessions() as session:
+            rules = store.list_rules(session)
+            return len(rules) == len(load_definitions()) and all(r.last_result for r in rules)
+
+    try:
+        for _ in range(300):
+            if evaluated():
+                break
+            await asyncio.sleep(0.1)
+        assert evaluated()
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+    with env.sessions() as session:  # the data is from 2025: nothing in today's windows
+        assert {r.last_result for r in store.list_rules(session)} == {"ok"}
