@@ -15,6 +15,8 @@ __all__ = [
     "FactorAt",
     "Reading",
     "Txn",
+    "in_spans",
+    "merge_spans",
     "readings_by_tank",
     "tc_factor",
     "txns_by_nozzle",
@@ -125,3 +127,19 @@ class FactorAt:
             return 1.0
         i = max(bisect_right(self._times, t_ms) - 1, 0)
         return self._factors[i]
+
+
+def merge_spans(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted ``(start, end)`` spans merged where they overlap."""
+    merged: list[tuple[int, int]] = []
+    for a, b in spans:
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def in_spans(merged: list[tuple[int, int]], t: int) -> bool:
+    i = bisect_right(merged, (t, 1 << 62)) - 1
+    return i >= 0 and merged[i][0] <= t <= merged[i][1]

@@ -26,6 +26,9 @@ def data_gap(ctx: RuleContext) -> Outcome:
         if station not in ctx.facts.stations or not any(c for _, c in rows) or len(rows) < 2:
             continue
         step = rows[1][0] - rows[0][0]
+        # before the first reading the station had not started (or its gap was seen earlier)
+        while rows and rows[0][1] == 0:
+            rows.pop(0)
         longest, run_start, best = 0, None, (0, 0)
         run = 0
         for t, c in rows:

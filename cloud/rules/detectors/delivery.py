@@ -63,6 +63,8 @@ def _deliveries(ctx: RuleContext) -> list[_Delivery]:
         station, tank = tags["station"], int(tags["tank"])
         fact = ctx.facts.stations.get(station)
         start, end = int(row["start"]), int(row["end"])
+        if start <= ctx.start_ms:
+            continue  # began before the window: its sales are not all here (judged earlier)
         rise = float(row["end_tc_volume"]) - float(row["start_tc_volume"])
         gross = float(row["end_volume"]) + float(row["start_volume"])
         factor = (

@@ -16,7 +16,14 @@ from __future__ import annotations
 from bisect import bisect_right
 
 from cloud.rules.context import MAX_RECORDS, Comparison, Finding, Outcome, RawRecord, RuleContext
-from cloud.rules.detectors.base import FactorAt, Reading, Txn, readings_by_tank, txns_by_nozzle
+from cloud.rules.detectors.base import (
+    FactorAt,
+    Reading,
+    Txn,
+    merge_spans,
+    readings_by_tank,
+    txns_by_nozzle,
+)
 from cloud.rules.stats import least_squares
 
 __all__ = ["over_registration"]
@@ -73,7 +80,7 @@ def over_registration(ctx: RuleContext) -> Outcome:
 
         xs: list[list[float]] = []
         ys: list[float] = []
-        for stretch in _stretches(rows, _merge(busy)):
+        for stretch in _stretches(rows, merge_spans(busy)):
             block = [[-_cumulative(ends[n], cums[n], r.t) for n in nozzles] for r in stretch]
             means = [sum(col) / len(block) for col in zip(*block, strict=True)]
             y_mean = sum(r.tc for r in stretch) / len(stretch)
@@ -122,16 +129,6 @@ def _cumulative(ends: list[int], cums: list[float], t_ms: int) -> float:
     """Metered litres (at 20 °C) of the sales that ended by ``t_ms``."""
     i = bisect_right(ends, t_ms)
     return cums[i - 1] if i else 0.0
-
-
-def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    merged: list[tuple[int, int]] = []
-    for a, b in spans:
-        if merged and a <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
-        else:
-            merged.append((a, b))
-    return merged
 
 
 def _record(t: Txn) -> RawRecord:

@@ -13,6 +13,8 @@ from cloud.rules.detectors.base import (
     FactorAt,
     Reading,
     Txn,
+    in_spans,
+    merge_spans,
     readings_by_tank,
     tc_factor,
     txns_by_nozzle,
@@ -56,14 +58,17 @@ def book_variance(ctx: RuleContext) -> Outcome:
     delivered = _delivered(ctx, "deliveries")
     pct, const = ctx.number("variance_percent"), ctx.number("variance_litres")
     for (station, tank), rows in readings_by_tank(ctx, "readings").items():
-        # a delivery in progress at an end of the window: the book runs from the first to the
-        # last reading outside it, and counts the deliveries declared in between
-        quiet = [r for r in rows if not r.status]
+        # the book runs from the first to the last quiet reading (no delivery in progress, no
+        # nozzle of the tank dispensing: a sale half-way through would be half in the gauge
+        # and not yet in the sales) and counts the deliveries declared in between
+        tank_sales = sales.get((station, tank), [])
+        flows = merge_spans(sorted((t.start, t.end) for t in tank_sales))
+        quiet = [r for r in rows if not r.status and not in_spans(flows, r.t)]
         if len(quiet) < 2:
             continue
         first, last = quiet[0], quiet[-1]
         factor = FactorAt(rows)
-        tank_sales = [t for t in sales.get((station, tank), []) if first.t < t.t <= last.t]
+        tank_sales = [t for t in tank_sales if first.t < t.t <= last.t]
         metered = sum(t.volume for t in tank_sales)
         sold_tc = sum(t.volume * factor(t.t) for t in tank_sales)
         opening, closing = first.tc, last.tc
