@@ -257,7 +257,10 @@ class RuleEngine:
         except (InfluxError, ValueError, KeyError, TypeError, ArithmeticError) as exc:
             result.error = f"{type(exc).__name__}: {exc}"
             result.duration_ms = (time.perf_counter() - t0) * 1000
-            self.log.exception("rule %s failed at %s", d.id, iso(now))
+            if isinstance(exc, InfluxError):  # a service problem, not a bug: no traceback
+                self.log.warning("rule %s at %s: %s", d.id, iso(now), exc)
+            else:
+                self.log.exception("rule %s failed at %s", d.id, iso(now))
             with self.sessions.begin() as session:
                 store.record_evaluation(
                     session,
