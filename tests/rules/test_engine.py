@@ -272,3 +272,20 @@ async def test_run_forever_evaluates_on_the_wall_clock_and_stops(env: StackEnv) 
         await asyncio.wait_for(task, 10)
     with env.sessions() as session:  # the data is from 2025: nothing in today's windows
         assert {r.last_result for r in store.list_rules(session)} == {"ok"}
+
+
+async def test_a_bypass_is_not_blamed_on_a_nozzle(env: StackEnv) -> None:
+    """Hidden draws from the tank are a loss (reconciliation fires), not over-registration:
+    the regression's residual is far above gauge noise, so it gives no verdict on the tank."""
+    bypass = {"kind": "offbook_bypass", "tank": 2, "sales_per_day": 30}
+    sim = simulate(
+        env,
+        "BYP1",
+        duration="2d",
+        injections=[{**bypass, "windows": [{"start": "0d", "end": "2d"}]}],
+    )
+    import_waybills(env, sim.waybills)
+    rules = ("dispenser.over_registration", "reconciliation.daily_variance")
+    report = await evaluate(env, sim.end, *rules)
+    assert report.result("dispenser.over_registration").fired == []  # type: ignore[union-attr]
+    assert ("BYP1", "tank:2") in report.result("reconciliation.daily_variance").fired  # type: ignore[union-attr]

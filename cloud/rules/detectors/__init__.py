@@ -48,7 +48,7 @@ _TABLE = (
         "over_registration",
         dispenser.over_registration,
         ("readings", "transactions"),
-        ("over_registration_percent", "min_t", "min_sales_litres"),
+        ("over_registration_percent", "min_t", "min_sales_litres", "max_residual_sd_litres"),
         "per-nozzle tank litres per metered litre",
     ),
     Detector(

@@ -2,13 +2,15 @@
 
 For each tank, the gauged 20 °C volume at every quiet reading (no nozzle of the tank
 dispensing, no delivery in progress) is regressed on each nozzle's cumulative metered volume
-since the window opened, with one level per delivery-free stretch::
+since the window opened, with one level per delivery-free stretch and a common trend (a
+steady loss: leak, evaporation, a bypass; option ``trend``)::
 
-    tc(t) = level[stretch] − Σ_n k_n · metered_n(t)
+    tc(t) = level[stretch] − Σ_n k_n · metered_n(t) − r · t
 
 ``k_n`` is the tank litres lost per registered litre; a nozzle registering x % more than it
 delivers has ``k_n = 1 / (1 + x)``. Using levels (not reading-to-reading drops) keeps the gauge
-noise at the ends of each stretch instead of summing it at every reading.
+noise at the ends of each stretch instead of summing it at every reading. A fit whose residual
+is far above gauge noise (hidden draws the model cannot place) gives no verdict.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ def over_registration(ctx: RuleContext) -> Outcome:
     txns = txns_by_nozzle(ctx, "transactions")
     limit, min_t = ctx.number("over_registration_percent"), ctx.number("min_t")
     min_sales = ctx.number("min_sales_litres")
+    max_sd = ctx.number("max_residual_sd_litres")
     for (station, tank), rows in readings_by_tank(ctx, "readings").items():
         fact = ctx.facts.stations.get(station)
         if fact is None:
@@ -80,8 +83,14 @@ def over_registration(ctx: RuleContext) -> Outcome:
 
         xs: list[list[float]] = []
         ys: list[float] = []
+        trend = bool(ctx.options.get("trend", True))
         for stretch in _stretches(rows, merge_spans(busy)):
-            block = [[-_cumulative(ends[n], cums[n], r.t) for n in nozzles] for r in stretch]
+            # a steady loss (leak, evaporation, a bypass) is a level trend, not a nozzle's
+            block = [
+                [-_cumulative(ends[n], cums[n], r.t) for n in nozzles]
+                + ([-r.t / 3_600_000] if trend else [])
+                for r in stretch
+            ]
             means = [sum(col) / len(block) for col in zip(*block, strict=True)]
             y_mean = sum(r.tc for r in stretch) / len(stretch)
             xs += [[v - m for v, m in zip(row, means, strict=True)] for row in block]
@@ -89,6 +98,8 @@ def over_registration(ctx: RuleContext) -> Outcome:
         fit = least_squares(xs, ys) if xs else None
         if fit is None:
             continue
+        if fit.residual_sd > max_sd:
+            continue  # the level does not follow the sales (hidden draws): inconclusive
         for i, n in enumerate(nozzles):
             k, se = fit.coef[i], fit.se[i]
             subject = f"nozzle:{n}"
@@ -117,6 +128,7 @@ def over_registration(ctx: RuleContext) -> Outcome:
                         "excess_litres_estimate": round(sum(t.volume for t in sales) * (1 - k), 2),
                         "readings_used": fit.n,
                         "gauge_residual_sd_l": round(fit.residual_sd, 2),
+                        "trend_l_per_h": round(fit.coef[-1], 3) if trend else None,
                         "records_total": len(sales),
                     },
                     records=[_record(t) for t in sales[:MAX_RECORDS]],
