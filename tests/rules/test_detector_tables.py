@@ -66,6 +66,14 @@ CASES = {
         [_snap(7, 100), _snap(9, 115), _snap(12, 130)],
         None,
     ),
+    # a sale still flowing at the end of the window: its transaction is not stored yet
+    "in_progress": ([_txn(10, 100, 130)], [_snap(15, 130), _snap(20, 160), _snap(25, 175)], None),
+    # no sale after a jump, but the new value stands for 10 minutes: confirmed
+    "jump_idle": (
+        [_txn(10, 100, 130)],
+        [_snap(15, 930), _snap(20, 930), _snap(25, 930)],
+        ("jump", 800.0),
+    ),
     # an hour of silence (the feed was down): the missing sales explain the jump
     "silence": ([_txn(10, 100, 130), _txn(75, 400, 420)], [], None),
 }

@@ -18,6 +18,8 @@ from cloud.rules.context import Comparison, Finding, Outcome, RawRecord, RuleCon
 
 __all__ = ["totalizer_continuity"]
 
+CONFIRM_MS = 10 * 60_000
+
 
 @dataclass(frozen=True, slots=True)
 class _Point:
@@ -71,15 +73,30 @@ def _points(ctx: RuleContext) -> dict[tuple[str, int], list[_Point]]:
     return out
 
 
+def _maybe_in_progress(cur: _Point, points: list[_Point], last_txn: int) -> bool:
+    """A snapshot ahead of the last transaction may be a sale still flowing (its transaction
+    comes at the hang): a rise is confirmed only by a later transaction, or by the value
+    standing still for ``CONFIRM_MS`` (no sale lasts that long)."""
+    if cur.measurement != "totalizer" or cur.t < last_txn:
+        return False
+    return not any(
+        p.measurement == "totalizer" and p.before == cur.before and p.t - cur.t >= CONFIRM_MS
+        for p in points
+    )
+
+
 def totalizer_continuity(ctx: RuleContext) -> Outcome:
     out = Outcome()
     tolerance = ctx.number("tolerance_litres")
     silence_ms = int(ctx.number("max_silence_minutes") * 60_000)
     for (station, nozzle), points in _points(ctx).items():
         breaks = []
+        last_txn = max((p.t for p in points if p.measurement == "dispenser_transaction"), default=0)
         for prev, cur in pairwise(points):
             gap = cur.before - prev.after
             if abs(gap) <= tolerance or cur.t - prev.t > silence_ms:
+                continue
+            if gap > 0 and _maybe_in_progress(cur, points, last_txn):
                 continue
             kind = "reset" if cur.before < 0.01 * prev.after else "jump" if gap > 0 else "rollback"
             breaks.append((kind, gap, prev, cur))
