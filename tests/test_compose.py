@@ -25,9 +25,6 @@ COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 OUR_IMAGES = {"fuelwatch:local", "fuelwatch-tools:local"}
 OURS = sorted(name for name, s in SERVICES.items() if s.get("image") in OUR_IMAGES)
-# Commands that arrive with the rule engine (issue 4). Once merged these xfails turn into
-# XPASS, which fails (strict): then delete this set.
-PENDING_COMMANDS = {"rules": "cloud rules"}
 # Long-running services without a health check, and why.
 NO_HEALTHCHECK = {"rules", "alerts"}  # issue 4 specifies no health endpoint for them yet
 VARIABLE = re.compile(r"\$\{([A-Z0-9_]+)(?::?[?-][^}]*)?\}")
@@ -49,19 +46,7 @@ def _resolve(args: list[str]) -> click.Command:
     return command
 
 
-def _service_params() -> list[Any]:
-    params: list[Any] = []
-    for name in OURS:
-        mark = (
-            [pytest.mark.xfail(strict=True, reason=f"fuelwatch {PENDING_COMMANDS[name]}: issue 4")]
-            if name in PENDING_COMMANDS
-            else []
-        )
-        params.append(pytest.param(name, marks=mark, id=name))
-    return params
-
-
-@pytest.mark.parametrize("service", _service_params())
+@pytest.mark.parametrize("service", OURS)
 def test_service_command_exists_in_the_cli(service: str) -> None:
     _resolve(SERVICES[service]["command"])
 
