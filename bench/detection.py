@@ -325,18 +325,28 @@ def render(
         "|---|---|---|",
     ]
     for v in scored["verdicts"]:
-        result = "no trial" if v.passed is None else ("**pass**" if v.passed else "**MISS**")
+        if missing_engine:
+            result = "not measured"
+        elif v.passed is None:
+            result = "no trial"
+        else:
+            result = "**pass**" if v.passed else "**MISS**"
         lines.append(f"| {v.target} | {result} | {v.note} |")
-    rate_ok = fa.per_100_days <= 1.0
+
+    def verdict(ok: bool) -> str:
+        if missing_engine:
+            return "not measured"
+        return "**pass**" if ok else "**MISS**"
+
     lines.append(
         f"| overall false alarms ≤ 1 per 100 clean station-days | "
-        f"{'**pass**' if rate_ok else '**MISS**'} | {fa.count} in {fa.clean_days:.0f} clean "
+        f"{verdict(fa.per_100_days <= 1.0)} | {fa.count} in {fa.clean_days:.0f} clean "
         f"station-days = {fa.per_100_days:.2f} per 100 |"
     )
     pfa = hit / tanks if tanks else float("nan")
     lines.append(
         f"| leak Pfa ≤ 5 % (clean tank-months with a reconciliation alarm) | "
-        f"{'**pass**' if pfa <= 0.05 else '**MISS**'} | {hit}/{tanks} = {pfa:.0%} |"
+        f"{verdict(pfa <= 0.05)} | {hit}/{tanks} = {pfa:.0%} |"
     )
     lines += ["", "### Per class and magnitude", "", kind_table(scored["rows"]), ""]
     lines += ["### Per category", "", category_table(scored["outcomes"], fa), ""]
@@ -423,9 +433,13 @@ async def run(args: argparse.Namespace) -> None:
     missing = engine_available()
     if args.rescore:
         loaded = json.loads(loaded_file.read_text(encoding="utf-8"))
-        saved: list[score.Alarm] = [
-            score.Alarm(**a) for a in json.loads(alarms_file.read_text(encoding="utf-8"))
-        ]
+        saved: list[score.Alarm] = (
+            [score.Alarm(**a) for a in json.loads(alarms_file.read_text(encoding="utf-8"))]
+            if alarms_file.exists()
+            else []
+        )
+        if not alarms_file.exists():
+            missing = missing or "no engine run saved in this state folder"
         finish(args, specs, loaded, saved, None, missing, station_days)
         return
 

@@ -70,6 +70,10 @@ def _fmt_h(value: float | None) -> str:
     return f"{value:.1f} h" if value < 48 else f"{value / 24:.1f} d"
 
 
+def _fmt_num(x: float) -> str:
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
+
+
 def judge_targets(outcomes: Sequence[Outcome]) -> list[Verdict]:
     out = []
     for t in TARGETS:
@@ -104,11 +108,11 @@ def kind_table(rows: Sequence[Row]) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        realized = f"{sum(r.realized) / len(r.realized):.3g}" if r.realized else "–"
+        realized = _fmt_num(sum(r.realized) / len(r.realized)) if r.realized else "–"
         by = ", ".join(f"{k} {v}" for k, v in r.by.most_common())
         horizon = _fmt_h(EXPECTATIONS[r.kind].horizon_ms / HOUR_MS)
         lines.append(
-            f"| {r.kind} (≤ {horizon}) | {r.magnitude:g} {r.unit} | {r.n} | {r.detected} | "
+            f"| {r.kind} (≤ {horizon}) | {_fmt_num(r.magnitude)} {r.unit} | {r.n} | {r.detected} | "
             f"{r.pd:.0%} | {r.pd_lower:.0%} | {_fmt_h(r.ttd_median_h)} / {_fmt_h(r.ttd_max_h)} | "
             f"{r.late} | {r.masked} | {realized} | {by or '–'} |"
         )
