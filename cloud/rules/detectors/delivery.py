@@ -1,0 +1,185 @@
+"""私自收油: every delivery the gauge saw must match a registered one, and agree with it.
+
+A gauge delivery (``tank_delivery``) delivered ``end_tc − start_tc`` plus what the tank's
+nozzles sold meanwhile. It is matched to the nearest unused e-waybill (department data, same
+product, arrival within the tolerance) or, failing that, the POS's delivery row (same tank or
+product). No match: unregistered. A match whose volume differs beyond the tolerance: mismatch.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from cloud.departments.models import EWaybill
+from cloud.rules.context import Comparison, Finding, Outcome, RawRecord, RuleContext, iso
+from cloud.rules.detectors.base import txns_by_nozzle
+
+__all__ = ["unregistered_delivery", "waybill_mismatch"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Delivery:
+    station: str
+    tank: int
+    product: str
+    start: int
+    end: int
+    delivered_l20: float
+    rise_l20: float
+    sold_l20: float
+    rid: int | None
+
+    def record(self) -> RawRecord:
+        return RawRecord(
+            "tank_delivery",
+            self.end,
+            self.rid,
+            {"tank": self.tank, "start": iso(self.start), "delivered_l20": round(self.delivered_l20, 2)},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Doc:
+    kind: str  # ewaybill, pos_delivery
+    ref: str
+    product: str
+    tank: int | None
+    t: int
+    volume: float
+
+
+def _deliveries(ctx: RuleContext) -> list[_Delivery]:
+    txns = txns_by_nozzle(ctx, "sales")
+    out = []
+    for tags, row in ctx.rows("deliveries"):
+        station, tank = tags["station"], int(tags["tank"])
+        fact = ctx.facts.stations.get(station)
+        start, end = int(row["start"]), int(row["end"])
+        rise = float(row["end_tc_volume"]) - float(row["start_tc_volume"])
+        gross = float(row["end_volume"]) + float(row["start_volume"])
+        factor = (float(row["end_tc_volume"]) + float(row["start_tc_volume"])) / gross if gross else 1.0
+        sold = 0.0
+        for n in fact.nozzles_of(tank) if fact else []:
+            sold += sum(t.volume for t in txns.get((station, n), []) if start < t.t <= end)
+        out.append(
+            _Delivery(station, tank, tags.get("product", ""), start, end, rise + sold * factor, rise, sold * factor, row.get("rid"))
+        )
+    return sorted(out, key=lambda d: d.end)
+
+
+def _docs(ctx: RuleContext, tolerance: timedelta) -> dict[str, list[_Doc]]:
+    docs: dict[str, list[_Doc]] = defaultdict(list)
+    stations = list(ctx.facts.stations)
+    rows = ctx.session.scalars(
+        select(EWaybill).where(
+            EWaybill.station_id.in_(stations),
+            EWaybill.arrived_at > ctx.start - tolerance,
+            EWaybill.arrived_at <= ctx.now,
+        )
+    )
+    for w in rows:
+        docs[w.station_id].append(
+            _Doc("ewaybill", w.waybill_no, w.product, None, int(w.arrived_at.timestamp() * 1000), w.volume_l)
+        )
+    for tags, row in ctx.rows("pos_deliveries"):
+        if row.get("volume") is None:
+            continue
+        docs[tags["station"]].append(
+            _Doc("pos_delivery", str(row.get("waybill_id") or ""), tags.get("product", ""),
+                 int(tags["tank"]) if tags.get("tank") else None, int(row["time"]), float(row["volume"]))
+        )
+    return docs
+
+
+def _match(ctx: RuleContext) -> list[tuple[_Delivery, _Doc | None, list[_Doc]]]:
+    tol = timedelta(hours=ctx.number("match_hours"))
+    tol_ms = int(tol.total_seconds() * 1000)
+    docs = _docs(ctx, tol)
+    used: set[tuple[str, str, str]] = set()
+    out = []
+    for d in _deliveries(ctx):
+        near = [
+            doc for doc in docs.get(d.station, [])
+            if doc.product == d.product and (doc.tank in (None, d.tank))
+            and d.start - tol_ms <= doc.t <= d.end + tol_ms
+        ]
+        pick = None
+        for kind in ("ewaybill", "pos_delivery"):
+            free = [x for x in near if x.kind == kind and (d.station, x.kind, x.ref) not in used]
+            if free:
+                pick = min(free, key=lambda x: abs(x.t - d.end))
+                used.add((d.station, pick.kind, pick.ref))
+                # the POS row of the same waybill is the same delivery
+                used.add((d.station, "pos_delivery" if kind == "ewaybill" else "ewaybill", pick.ref))
+                break
+        out.append((d, pick, near))
+    return out
+
+
+def _subject(d: _Delivery) -> str:
+    return f"tank:{d.tank}:delivery:{iso(d.end)}"
+
+
+def unregistered_delivery(ctx: RuleContext) -> Outcome:
+    out = Outcome()
+    minimum = ctx.number("min_litres")
+    for d, doc, _near in _match(ctx):
+        if d.delivered_l20 < minimum:
+            continue
+        if doc is not None:
+            out.clear(d.station, _subject(d))
+            continue
+        out.fire(
+            Finding(
+                station=d.station,
+                subject=_subject(d),
+                comparison=Comparison(d.delivered_l20, 0.0, minimum, "L@20°C", "measured ≥ threshold with no registered delivery"),
+                window=(ctx.start, ctx.end),
+                values={
+                    "tank": d.tank,
+                    "product": d.product,
+                    "unloading_start": iso(d.start),
+                    "unloading_end": iso(d.end),
+                    "gauge_rise_l20": round(d.rise_l20, 2),
+                    "sold_during_delivery_l20": round(d.sold_l20, 2),
+                    "match_hours": ctx.number("match_hours"),
+                },
+                records=[d.record()],
+            )
+        )
+    return out
+
+
+def waybill_mismatch(ctx: RuleContext) -> Outcome:
+    out = Outcome()
+    pct, const = ctx.number("tolerance_percent"), ctx.number("tolerance_litres")
+    for d, doc, _near in _match(ctx):
+        if doc is None:
+            continue
+        allowed = pct / 100 * doc.volume + const
+        if abs(d.delivered_l20 - doc.volume) <= allowed:
+            out.clear(d.station, _subject(d))
+            continue
+        out.fire(
+            Finding(
+                station=d.station,
+                subject=_subject(d),
+                comparison=Comparison(d.delivered_l20, doc.volume, allowed, "L@20°C", "|measured − expected| > threshold"),
+                window=(ctx.start, ctx.end),
+                values={
+                    "tank": d.tank,
+                    "document": doc.kind,
+                    "document_ref": doc.ref,
+                    "difference_l20": round(d.delivered_l20 - doc.volume, 2),
+                    "difference_percent": round(100 * (d.delivered_l20 / doc.volume - 1), 3),
+                    "gauge_rise_l20": round(d.rise_l20, 2),
+                    "sold_during_delivery_l20": round(d.sold_l20, 2),
+                },
+                records=[d.record()],
+            )
+        )
+    return out

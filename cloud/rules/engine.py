@@ -1,0 +1,337 @@
+"""The rule engine: due rules → InfluxQL → detector → warnings with evidence.
+
+For each rule the engine renders the YAML query templates for the window ending at
+``now − lag`` (queries never look past ``now``, so stepping a simulated clock over stored
+history is causal), runs them in one request, hands the series and the registry facts to the
+rule's detector, and reports what it found to ``cloud.warnings.service``: ``upsert_warning``
+for a finding (dedup key rule + station + subject, on the evaluation clock), and
+``resolve_warning`` for every subject the detector judged clean. A rule that fails is logged
+and recorded as an error in its settings row; the other rules still run.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Self
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from cloud.influx import InfluxClient, InfluxError, Series
+from cloud.registry.db import make_engine, make_sessionmaker, require_schema
+from cloud.rules import store
+from cloud.rules.context import Finding, Outcome, RuleContext, iso
+from cloud.rules.definition import RuleDefinition, load_definitions
+from cloud.rules.detectors import DETECTORS
+from cloud.rules.facts import Facts, load_facts
+from cloud.settings import CloudSettings
+from cloud.warnings.service import open_warning, resolve_warning, upsert_warning
+
+__all__ = ["EvaluationReport", "RuleEngine", "RuleResult", "render_query"]
+
+LOGGER = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class RuleResult:
+    rule_id: str
+    fired: list[tuple[str, str]] = field(default_factory=list)
+    resolved: list[tuple[str, str]] = field(default_factory=list)
+    error: str | None = None
+    duration_ms: float = 0.0
+
+
+@dataclass(slots=True)
+class EvaluationReport:
+    now: datetime
+    results: list[RuleResult] = field(default_factory=list)
+
+    def result(self, rule_id: str) -> RuleResult | None:
+        return next((r for r in self.results if r.rule_id == rule_id), None)
+
+    @property
+    def fired(self) -> list[tuple[str, str, str]]:
+        return [(r.rule_id, s, subj) for r in self.results for s, subj in r.fired]
+
+    @property
+    def errors(self) -> list[RuleResult]:
+        return [r for r in self.results if r.error]
+
+
+def _literal(dt: datetime) -> str:
+    return "'" + dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ") + "'"
+
+
+def _influx_duration(seconds: float) -> str:
+    return f"{int(seconds)}s"
+
+
+def render_query(template: str, *, start: datetime, end: datetime, facts: Facts) -> str:
+    return template.format(
+        start=_literal(start),
+        end=_literal(end),
+        window=_influx_duration((end - start).total_seconds()),
+        station_filter=facts.station_filter(),
+    )
+
+
+class RuleEngine:
+    def __init__(
+        self,
+        *,
+        sessions: sessionmaker[Session],
+        influx: InfluxClient,
+        definitions: list[RuleDefinition] | None = None,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.influx = influx
+        self.definitions = definitions if definitions is not None else load_definitions()
+        self.log = logger or LOGGER
+        self._registered = False
+
+    @classmethod
+    def from_settings(cls, settings: CloudSettings, **kwargs: Any) -> Self:
+        engine = make_engine(settings.registry_url)
+        require_schema(engine)
+        influx = InfluxClient(
+            settings.influx_url,
+            settings.influx_db,
+            username=settings.influx_username,
+            password=settings.influx_password,
+        )
+        return cls(sessions=make_sessionmaker(engine), influx=influx, **kwargs)
+
+    async def aclose(self) -> None:
+        await self.influx.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def register(self) -> None:
+        """Add every rule to the settings table (an operator's thresholds are kept)."""
+        with self.sessions.begin() as session:
+            for d in self.definitions:
+                store.register_rule(
+                    session,
+                    rule_id=d.id,
+                    category=d.category,
+                    thresholds=d.defaults(),
+                    specs=d.specs(),
+                    name_zh=d.name.zh,
+                    name_en=d.name.en,
+                    description=d.description,
+                    enabled=d.enabled,
+                )
+        self._registered = True
+
+    def _settings(self) -> dict[str, tuple[bool, dict[str, Any], datetime | None]]:
+        if not self._registered:
+            self.register()
+        with self.sessions() as session:
+            return {
+                r.id: (r.enabled, dict(r.thresholds), r.last_evaluated_at)
+                for r in store.list_rules(session)
+            }
+
+    async def run_due(self, now: datetime) -> EvaluationReport:
+        """Evaluate every enabled rule whose schedule is due at ``now``."""
+        settings = self._settings()
+
+        def due(d: RuleDefinition) -> bool:
+            enabled, _, last = settings[d.id]
+            return enabled and (last is None or now >= last + d.every or now < last)
+
+        return await self._run([d for d in self.definitions if due(d)], now, settings)
+
+    async def run_all(self, now: datetime) -> EvaluationReport:
+        """Evaluate every enabled rule as of ``now``, ignoring schedules."""
+        settings = self._settings()
+        return await self._run([d for d in self.definitions if settings[d.id][0]], now, settings)
+
+    def next_due(self, now: datetime) -> datetime:
+        """When the next rule becomes due (for the wall-clock loop)."""
+        settings = self._settings()
+        times = [
+            (last + d.every) if last is not None and last <= now else now
+            for d in self.definitions
+            if settings[d.id][0]
+            for last in [settings[d.id][2]]
+        ]
+        return min(times, default=now)
+
+    async def _run(
+        self,
+        rules: list[RuleDefinition],
+        now: datetime,
+        settings: dict[str, tuple[bool, dict[str, Any], datetime | None]],
+    ) -> EvaluationReport:
+        if now.tzinfo is None:
+            raise ValueError("now must be an aware datetime")
+        report = EvaluationReport(now=now)
+        if not rules:
+            return report
+        with self.sessions() as session:
+            facts = load_facts(session)
+        for d in rules:
+            report.results.append(await self._evaluate(d, now, settings[d.id][1], facts))
+        return report
+
+    async def _evaluate(
+        self, d: RuleDefinition, now: datetime, thresholds: dict[str, Any], facts: Facts
+    ) -> RuleResult:
+        t0 = time.perf_counter()
+        result = RuleResult(d.id)
+        end = now - d.delay
+        start = end - d.span
+        queries = {
+            name: render_query(text, start=start, end=end, facts=facts)
+            for name, text in d.queries.items()
+        }
+        try:
+            results = await self._query(queries) if facts.stations else {}
+            with self.sessions.begin() as session:
+                ctx = RuleContext(
+                    rule_id=d.id,
+                    now=now,
+                    start=start,
+                    end=end,
+                    thresholds=thresholds,
+                    options=d.options,
+                    facts=facts,
+                    results=results,
+                    session=session,
+                )
+                outcome = DETECTORS[d.detector].fn(ctx) if facts.stations else Outcome()
+                self._store(session, d, outcome, queries, thresholds, now, result)
+                result.duration_ms = (time.perf_counter() - t0) * 1000
+                store.record_evaluation(
+                    session,
+                    d.id,
+                    result="fired" if result.fired else "ok",
+                    detail={
+                        "window": [iso(start), iso(end)],
+                        "fired": [list(x) for x in result.fired][:100],
+                        "resolved": [list(x) for x in result.resolved][:100],
+                        "checked": len(outcome.checked),
+                    },
+                    duration_ms=result.duration_ms,
+                    at=now,
+                )
+        except (InfluxError, ValueError, KeyError, TypeError, ArithmeticError) as exc:
+            result.error = f"{type(exc).__name__}: {exc}"
+            result.duration_ms = (time.perf_counter() - t0) * 1000
+            self.log.exception("rule %s failed at %s", d.id, iso(now))
+            with self.sessions.begin() as session:
+                store.record_evaluation(
+                    session,
+                    d.id,
+                    result="error",
+                    detail={"error": result.error},
+                    duration_ms=result.duration_ms,
+                    at=now,
+                )
+        else:
+            self.log.info(
+                "rule %s at %s: %d fired, %d resolved, %.0f ms",
+                d.id,
+                iso(now),
+                len(result.fired),
+                len(result.resolved),
+                result.duration_ms,
+            )
+        return result
+
+    async def _query(self, queries: dict[str, str]) -> dict[str, list[Series]]:
+        if not queries:
+            return {}
+        names = list(queries)
+        answers = await self.influx.query_many(";\n".join(queries[n] for n in names))
+        return dict(zip(names, answers, strict=True))
+
+    def _store(
+        self,
+        session: Session,
+        d: RuleDefinition,
+        outcome: Outcome,
+        queries: dict[str, str],
+        thresholds: dict[str, Any],
+        now: datetime,
+        result: RuleResult,
+    ) -> None:
+        fired = set()
+        for f in outcome.findings:
+            zh, en = _messages(d, f)
+            upsert_warning(
+                session,
+                rule_id=d.id,
+                category=d.category,
+                severity=f.severity or d.severity,
+                station=f.station,
+                subject=f.subject,
+                title_zh=d.name.zh,
+                title_en=d.name.en,
+                message_zh=zh,
+                message_en=en,
+                evidence=_evidence(d, f, queries, thresholds, now),
+                seen_at=now,
+            )
+            fired.add((f.station, f.subject))
+            result.fired.append((f.station, f.subject))
+        for station, subject in sorted(outcome.checked - fired):
+            w = open_warning(session, d.id, station, subject)
+            if w is not None and w.cleared_at is None:
+                resolve_warning(
+                    session, rule_id=d.id, station=station, subject=subject, at=now,
+                    note="condition no longer holds",
+                )
+                result.resolved.append((station, subject))
+
+
+class _Blank(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def _messages(d: RuleDefinition, f: Finding) -> tuple[str, str]:
+    c = f.comparison
+    values = _Blank(
+        station=f.station,
+        subject=f.subject,
+        measured=c.measured,
+        expected=c.expected,
+        threshold=c.threshold,
+        unit=c.unit,
+        **{k: v for k, v in f.values.items() if isinstance(v, str | int | float)},
+    )
+    out = []
+    for template in (d.message.zh, d.message.en):
+        try:
+            out.append(template.format_map(values))
+        except (ValueError, IndexError, KeyError):
+            out.append(template)
+    return out[0], out[1]
+
+
+def _evidence(
+    d: RuleDefinition, f: Finding, queries: dict[str, str], thresholds: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    values = dict(f.values)
+    total = values.pop("records_total", len(f.records))
+    return {
+        "rule": d.id,
+        "detector": d.detector,
+        "evaluated_at": iso(now),
+        "window": {"start": iso(f.window[0]), "end": iso(f.window[1])},
+        "comparison": f.comparison.as_dict(),
+        "values": values,
+        "thresholds": thresholds,
+        "queries": [{"name": n, "influxql": q} for n, q in queries.items()],
+        "records": [r.as_dict() for r in f.records],
+        "records_total": total,
+    }
