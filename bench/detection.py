@@ -56,7 +56,13 @@ from bench._stack import (  # noqa: E402
     start_influx,
 )
 from bench.detect import score  # noqa: E402
-from bench.detect.drive import DriveStats, drive, engine_available, read_alarms  # noqa: E402
+from bench.detect.drive import (  # noqa: E402
+    DriveStats,
+    drive,
+    engine_available,
+    read_alarms,
+    select_rules,
+)
 from bench.detect.feed import (  # noqa: E402
     department_rows,
     dispenser_bodies,
@@ -236,7 +242,10 @@ def score_run(
     results: dict[str, dict[str, Any]],
     alarms: list[score.Alarm],
     eval_from: timedelta,
+    evaluated: set[str] | None = None,
 ) -> dict[str, Any]:
+    """``evaluated``: categories that had a rule running (None: all); trials of a class none
+    of whose categories ran are left out as not measured, not counted as missed."""
     all_trials: list[score.Trial] = []
     periods: list[score.StationPeriod] = []
     outcomes: list[score.Outcome] = []
@@ -264,7 +273,17 @@ def score_run(
         all_trials += mine
         outcomes += [score.judge_trial(t, alarms, evaluated_from_ms=start) for t in mine]
     fa = score.false_alarms(periods, all_trials, alarms)
+    unmeasured = sorted(
+        {
+            o.trial.kind
+            for o in outcomes
+            if evaluated is not None
+            and not (score.EXPECTATIONS[o.trial.kind].categories & evaluated)
+        }
+    )
+    outcomes = [o for o in outcomes if o.trial.kind not in unmeasured]
     return {
+        "unmeasured": unmeasured,
         "trials": all_trials,
         "periods": periods,
         "outcomes": outcomes,
@@ -282,6 +301,7 @@ def render(
     drive_stats: DriveStats | None,
     missing_engine: str | None,
 ) -> str:
+    """``meta``: what ran (when, machine, sizes, steps, which rules)."""
     fa: score.FalseAlarms = scored["fa"]
     hit, tanks = scored["pfa"]
     lines = [
@@ -297,6 +317,25 @@ def render(
         ),
         "",
     ]
+    if meta.get("rules"):
+        lines += [f"Rules evaluated every {meta['step']}: {meta['rules']}.", ""]
+    if meta.get("slow_rules"):
+        lines += [
+            (
+                f"Rules evaluated only every {meta['slow_step']} (their own schedule is finer; "
+                f"too costly to run on it here, see below): {meta['slow_rules']}."
+            ),
+            "",
+        ]
+    if meta.get("skipped_rules"):
+        lines += [f"Rules **not evaluated**: {meta['skipped_rules']}.", ""]
+    if scored["unmeasured"]:
+        lines += [
+            "Classes **not measured** (no rule of their categories ran): "
+            + ", ".join(scored["unmeasured"])
+            + ".",
+            "",
+        ]
     if missing_engine:
         lines += [
             (
@@ -440,7 +479,9 @@ async def run(args: argparse.Namespace) -> None:
         )
         if not alarms_file.exists():
             missing = missing or "no engine run saved in this state folder"
-        finish(args, specs, loaded, saved, None, missing, station_days)
+        drive_file = state / "drive.json"
+        ran = json.loads(drive_file.read_text(encoding="utf-8")) if drive_file.exists() else None
+        finish(args, specs, loaded, saved, None, missing, station_days, ran)
         return
 
     procs: list[ManagedProcess] = []
@@ -500,6 +541,7 @@ async def run(args: argparse.Namespace) -> None:
             say(f"NOT evaluating: {missing}")
         else:
             settings = cloud_settings(registry_url, url, files.port, state)
+            rules, slow, skipped, evaluated = rule_sets(args)
             first = min(r["start_ms"] for r in loaded["results"].values())
             last = max(r["end_ms"] for r in loaded["results"].values())
             start = datetime.fromtimestamp(first / 1000, UTC) + args.eval_from
@@ -518,7 +560,14 @@ async def run(args: argparse.Namespace) -> None:
                     )
 
             drive_stats = await drive(
-                settings, start=start, end=end, step=args.step, progress=progress
+                settings,
+                start=start,
+                end=end,
+                step=args.step,
+                rules=rules,
+                slow=slow,
+                slow_step=args.slow_step,
+                progress=progress,
             )
             alarms = read_alarms(sessions)
             alarms_file.write_text(json.dumps([asdict(a) for a in alarms]), encoding="utf-8")
@@ -531,14 +580,37 @@ async def run(args: argparse.Namespace) -> None:
                         "errors": drive_stats.errors,
                         "first_errors": drive_stats.first_errors,
                         "rule_ms": drive_stats.rule_ms,
+                        "rules": [d.id for d in rules],
+                        "slow_rules": [d.id for d in slow],
+                        "skipped_rules": skipped,
+                        "categories": sorted(evaluated),
                     }
                 ),
                 encoding="utf-8",
             )
-        finish(args, specs, loaded, alarms, drive_stats, missing, station_days)
+        ran = (
+            json.loads((state / "drive.json").read_text(encoding="utf-8"))
+            if drive_stats is not None
+            else None
+        )
+        finish(args, specs, loaded, alarms, drive_stats, missing, station_days, ran)
     finally:
         for p in reversed(procs):
             p.stop()
+
+
+def rule_sets(args: argparse.Namespace) -> tuple[list[Any], list[Any], list[str], set[str]]:
+    """(rules on --step, slow rules on --slow-step, ids not evaluated, categories evaluated)."""
+    skip = _patterns(args.skip_rules)
+    slow = select_rules(_patterns(args.slow_rules), skip) if args.slow_rules else []
+    rules = select_rules(_patterns(args.rules), skip + _patterns(args.slow_rules))
+    ran = {d.id for d in rules + slow}
+    skipped = [d.id for d in select_rules([], []) if d.id not in ran]
+    return rules, slow, skipped, {str(d.category) for d in rules + slow}
+
+
+def _patterns(text: str | None) -> list[str]:
+    return [p.strip() for p in (text or "").split(",") if p.strip()]
 
 
 def cloud_settings(
@@ -562,8 +634,11 @@ def finish(
     drive_stats: DriveStats | None,
     missing: str | None,
     station_days: float,
+    ran: dict[str, Any] | None = None,
 ) -> None:
-    scored = score_run(specs, loaded["results"], alarms, args.eval_from)
+    """``ran``: the rules the engine evaluated (drive.json)."""
+    evaluated = set(ran["categories"]) if ran else None
+    scored = score_run(specs, loaded["results"], alarms, args.eval_from, evaluated)
     stats = loaded["stats"]
     meta = {
         "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -576,6 +651,10 @@ def finish(
         "inventory_interval_s": loaded.get("inventory_interval_s", 60),
         "step": _fmt_td(args.step),
         "eval_from": _fmt_td(args.eval_from),
+        "slow_step": _fmt_td(args.slow_step),
+        "rules": ", ".join(f"`{r}`" for r in (ran or {}).get("rules", [])),
+        "slow_rules": ", ".join(f"`{r}`" for r in (ran or {}).get("slow_rules", [])),
+        "skipped_rules": ", ".join(f"`{r}`" for r in (ran or {}).get("skipped_rules", [])),
     }
     report = render(scored, meta=meta, drive_stats=drive_stats, missing_engine=missing)
     print(report, flush=True)
@@ -606,6 +685,15 @@ def main() -> None:
         type=parse_duration,
         default=parse_duration("1d"),
         help="start the engine this long after the data starts (daily windows full)",
+    )
+    ap.add_argument("--rules", help="only these rule ids (comma-separated fnmatch patterns)")
+    ap.add_argument("--skip-rules", help="not these rule ids (patterns)")
+    ap.add_argument("--slow-rules", help="these rules only every --slow-step (patterns)")
+    ap.add_argument(
+        "--slow-step",
+        type=parse_duration,
+        default=parse_duration("6h"),
+        help="step of --slow-rules",
     )
     ap.add_argument("--inventory-interval", type=int, default=60, help="gauge readings, s")
     ap.add_argument("--workers", type=int, default=2, help="simulator processes")

@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from fnmatch import fnmatch
 from typing import Any
 
 from sqlalchemy import select
@@ -28,7 +29,7 @@ from cloud.settings import CloudSettings
 from cloud.warnings.models import Warning_, WarningEvent
 from cloud.warnings.service import ENGINE_ACTOR
 
-__all__ = ["DriveStats", "drive", "engine_available", "read_alarms"]
+__all__ = ["DriveStats", "drive", "engine_available", "read_alarms", "select_rules"]
 
 LOGGER = logging.getLogger(__name__)
 
@@ -79,29 +80,56 @@ def _account(stats: DriveStats, report: Any) -> None:
             stats.first_errors.setdefault(rule, str(error)[:500])
 
 
+def select_rules(include: list[str], exclude: list[str]) -> list[Any]:
+    """The engine's rule definitions whose id matches an ``include`` pattern (fnmatch; none
+    given = all) and no ``exclude`` pattern."""
+    definition = importlib.import_module("cloud.rules.definition")
+    rules = definition.load_definitions()
+    return [
+        d
+        for d in rules
+        if (not include or any(fnmatch(d.id, p) for p in include))
+        and not any(fnmatch(d.id, p) for p in exclude)
+    ]
+
+
 async def drive(
     settings: CloudSettings,
     *,
     start: datetime,
     end: datetime,
     step: timedelta,
+    rules: list[Any],
+    slow: list[Any] | None = None,
+    slow_step: timedelta | None = None,
     progress: Callable[[datetime, DriveStats], None] | None = None,
 ) -> DriveStats:
+    """Step ``now`` from ``start`` to ``end``: ``rules`` by ``run_due`` every ``step``;
+    ``slow`` rules (too costly to evaluate on their own schedule here) by ``run_due`` only
+    every ``slow_step``, so on at most that clock."""
     engine_module = importlib.import_module("cloud.rules.engine")
-    engine = engine_module.RuleEngine.from_settings(settings)
+    engine = engine_module.RuleEngine.from_settings(settings, definitions=rules)
+    slow_engine = (
+        engine_module.RuleEngine.from_settings(settings, definitions=slow) if slow else None
+    )
     stats = DriveStats()
     t0 = time.perf_counter()
     try:
-        now = start
+        now, next_slow = start, start
         while now <= end:
-            report = await engine.run_due(now)
-            _account(stats, report)
+            if rules:
+                _account(stats, await engine.run_due(now))
+            if slow_engine is not None and now >= next_slow:
+                _account(stats, await slow_engine.run_due(now))
+                next_slow = now + (slow_step or step)
             stats.steps += 1
             if progress is not None:
                 progress(now, stats)
             now += step
     finally:
         await engine.aclose()
+        if slow_engine is not None:
+            await slow_engine.aclose()
         stats.wall_s = time.perf_counter() - t0
     return stats
 
