@@ -389,6 +389,17 @@ def render(
     )
     lines += ["", "### Per class and magnitude", "", kind_table(scored["rows"]), ""]
     lines += ["### Per category", "", category_table(scored["outcomes"], fa), ""]
+    if ran_costs := meta.get("costs"):
+        lines += [
+            "### Engine cost per rule (this run)",
+            "",
+            "| rule | evaluations | mean ms | total s |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| `{rule}` | {n} | {ms / n:,.0f} | {ms / 1000:,.0f} |" for rule, n, ms in ran_costs
+        ]
+        lines.append("")
     lines += ["### False alarms by rule", ""]
     if fa.by_rule:
         lines += ["| rule | false alarms |", "|---|---|"]
@@ -580,6 +591,7 @@ async def run(args: argparse.Namespace) -> None:
                         "errors": drive_stats.errors,
                         "first_errors": drive_stats.first_errors,
                         "rule_ms": drive_stats.rule_ms,
+                        "runs": drive_stats.runs,
                         "rules": [d.id for d in rules],
                         "slow_rules": [d.id for d in slow],
                         "skipped_rules": skipped,
@@ -655,11 +667,21 @@ def finish(
         "rules": ", ".join(f"`{r}`" for r in (ran or {}).get("rules", [])),
         "slow_rules": ", ".join(f"`{r}`" for r in (ran or {}).get("slow_rules", [])),
         "skipped_rules": ", ".join(f"`{r}`" for r in (ran or {}).get("skipped_rules", [])),
+        "costs": _costs(ran),
     }
     report = render(scored, meta=meta, drive_stats=drive_stats, missing_engine=missing)
     print(report, flush=True)
     if args.record:
         write_doc(report)
+
+
+def _costs(ran: dict[str, Any] | None) -> list[tuple[str, int, float]]:
+    """(rule, evaluations, total ms), costliest first, from drive.json."""
+    if not ran or "runs" not in ran:
+        return []
+    runs, total = ran["runs"], ran.get("rule_ms", {})
+    rows = [(rule, int(n), float(total.get(rule, 0))) for rule, n in runs.items() if n]
+    return sorted(rows, key=lambda r: -r[2])
 
 
 def _fmt_td(td: timedelta) -> str:

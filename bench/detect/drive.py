@@ -54,6 +54,7 @@ class DriveStats:
     errors: Counter[str] = field(default_factory=Counter)
     first_errors: dict[str, str] = field(default_factory=dict)
     rule_ms: Counter[str] = field(default_factory=Counter)
+    runs: Counter[str] = field(default_factory=Counter)
 
 
 def _results(report: Any) -> list[Any]:
@@ -74,6 +75,7 @@ def _account(stats: DriveStats, report: Any) -> None:
         stats.evaluations += 1
         stats.fired[rule] += len(getattr(r, "fired", None) or [])
         stats.rule_ms[rule] += int(getattr(r, "duration_ms", 0) or 0)
+        stats.runs[rule] += 1
         error = getattr(r, "error", None)
         if error:
             stats.errors[rule] += 1
