@@ -147,14 +147,16 @@ class Outcome:
 
 
 def subject_matches(alarm_subject: str, trial_subjects: frozenset[str]) -> bool:
-    """An alarm about a tank, nozzle or product must name one of the trial's; anything
-    else (``station``, ``gateway:...``, a delivery id) may be about any trial."""
-    kind, sep, _ = alarm_subject.partition(":")
+    """An alarm about a tank, nozzle or product (``tank:2``, ``tank:2:delivery:...``) must
+    name one of the trial's; anything else (``station``, ``pos``, ``device:atg1``) may be
+    about any trial."""
+    kind, sep, rest = alarm_subject.partition(":")
     if not sep or kind not in SCOPED:
         return True
     if not any(s.startswith(kind + ":") for s in trial_subjects):
         return True  # the trial is not scoped by this kind (e.g. a station-wide omission)
-    return alarm_subject in trial_subjects
+    # compound subjects name their scope first: "tank:2:delivery:1788..." is about tank 2
+    return f"{kind}:{rest.split(':', 1)[0]}" in trial_subjects
 
 
 def _relevant(alarm: Alarm, trial: Trial, expected: Expectation) -> bool:

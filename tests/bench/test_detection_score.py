@@ -57,6 +57,8 @@ def alarm(at_ms: int, **kw: object) -> Alarm:
         ("gateway:gw-s1", {"tank:2"}, True),
         ("product:92", {"tank:2", "product:95"}, False),
         ("tank:2", set(), True),  # a station-wide trial takes any subject
+        ("tank:2:delivery:1788300000000", {"tank:2", "product:95"}, True),
+        ("tank:1:delivery:1788300000000", {"tank:2", "product:95"}, False),
     ],
 )
 def test_subject_matching(subject: str, trial_subjects: set[str], expected: bool) -> None:
