@@ -308,6 +308,29 @@ def cloud_ingest(client_id: str | None) -> None:
     asyncio.run(run_ingest(settings))
 
 
+@cloud.command("rules")
+@click.option("--once", is_flag=True, help="evaluate every enabled rule once and exit")
+@click.option(
+    "--at",
+    "at",
+    metavar="ISO8601",
+    help="with --once: the evaluation time (aware, e.g. 2025-03-05T00:00:00+08:00)",
+)
+@user_errors
+def cloud_rules(once: bool, at: str | None) -> None:
+    """Run the rule engine (settings from FUELWATCH_* environment variables)."""
+    from cloud.rules.runner import parse_at, run_forever, run_once  # noqa: PLC0415
+    from cloud.settings import CloudSettings  # noqa: PLC0415
+
+    if at is not None and not once:
+        raise UserError("--at needs --once (the continuous engine runs on the wall clock)")
+    settings = CloudSettings()
+    if once:
+        asyncio.run(run_once(settings, at=parse_at(at) if at else None, echo=click.echo))
+    else:
+        asyncio.run(run_forever(settings))
+
+
 def _api_commands() -> None:
     from cloud.api.cli import api_command, create_user_command  # noqa: PLC0415
 

@@ -26,7 +26,7 @@ OUR_IMAGES = {"fuelwatch:local", "fuelwatch-tools:local"}
 OURS = sorted(name for name, s in SERVICES.items() if s.get("image") in OUR_IMAGES)
 # Commands that arrive with the rule engine (issue 4). Once merged these xfails turn into
 # XPASS, which fails (strict): then delete this set.
-PENDING_COMMANDS = {"rules": "cloud rules", "alerts": "cloud alerts"}
+PENDING_COMMANDS = {"alerts": "cloud alerts"}
 # Long-running services without a health check, and why.
 NO_HEALTHCHECK = {"rules", "alerts"}  # issue 4 specifies no health endpoint for them yet
 VARIABLE = re.compile(r"\$\{([A-Z0-9_]+)(?::?[?-][^}]*)?\}")

@@ -34,11 +34,11 @@ __all__ = [
 MAX_RECORDS = 500
 
 
-def ms_to_dt(ms: int | float) -> datetime:
+def ms_to_dt(ms: float) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
 
 
-def iso(value: datetime | int | float) -> str:
+def iso(value: datetime | float) -> str:
     dt = value if isinstance(value, datetime) else ms_to_dt(value)
     return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
 

@@ -39,7 +39,7 @@ RULE_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
 
 
-def parse_duration(text: str | int | float) -> timedelta:
+def parse_duration(text: str | float) -> timedelta:
     """``"30d"``, ``"6h"``, ``"15m"``, ``"1d12h"`` or a number of seconds."""
     if isinstance(text, int | float) and not isinstance(text, bool):
         return timedelta(seconds=text)
@@ -81,6 +81,9 @@ class RuleDefinition(BaseModel):
     detector: str
     queries: dict[str, str] = Field(default_factory=dict)
     thresholds: dict[str, ThresholdDef] = Field(default_factory=dict)
+    station_batch: int | None = Field(
+        default=None, ge=1, le=10_000, description="query this many stations at a time"
+    )
     options: dict[str, Any] = Field(
         default_factory=dict, description="fixed detector parameters that are not thresholds"
     )
@@ -107,25 +110,32 @@ class RuleDefinition(BaseModel):
             unknown = names - PLACEHOLDERS
             if unknown:
                 raise ValueError(
-                    f"query {name}: unknown placeholder {{{sorted(unknown)[0]}}}"
+                    f"query {name}: unknown placeholder {{{min(unknown)}}}"
                     f" (known: {', '.join(sorted(PLACEHOLDERS))})"
                 )
             if "{end}" not in text:
                 raise ValueError(f"query {name}: must bound time by {{end}} (causal windows)")
         return value
 
+    @field_validator("detector")
+    @classmethod
+    def _known_detector(cls, value: str) -> str:
+        from cloud.rules.detectors import DETECTORS  # noqa: PLC0415 - the registry imports us
+
+        if value not in DETECTORS:
+            raise ValueError(f"unknown detector {value!r} (known: {', '.join(sorted(DETECTORS))})")
+        return value
+
     @model_validator(mode="after")
     def _detector(self) -> RuleDefinition:
         from cloud.rules.detectors import DETECTORS  # noqa: PLC0415 - the registry imports us
 
-        detector = DETECTORS.get(self.detector)
-        if detector is None:
-            raise ValueError(
-                f"unknown detector {self.detector!r} (known: {', '.join(sorted(DETECTORS))})"
-            )
+        detector = DETECTORS[self.detector]
         missing = set(detector.queries) - set(self.queries)
         if missing:
-            raise ValueError(f"detector {self.detector} needs queries: {', '.join(sorted(missing))}")
+            raise ValueError(
+                f"detector {self.detector} needs queries: {', '.join(sorted(missing))}"
+            )
         missing = set(detector.thresholds) - set(self.thresholds)
         if missing:
             raise ValueError(
@@ -169,6 +179,7 @@ def _load_file(path: Path) -> list[RuleDefinition]:
         except ConfigError as exc:
             for problem in exc.problems:  # "file:line: field: message" -> with the rule id
                 where, _, rest = problem.partition(": ")
+                rest = rest.removeprefix("(top level): ")
                 problems.append(f"{where}: rule {rule_id}: {rest}")
     if problems:
         raise ConfigError(path, problems)
@@ -183,7 +194,9 @@ def load_definitions(paths: list[Path] | None = None) -> list[RuleDefinition]:
     for path in files:
         for rule in _load_file(path):
             if rule.id in seen:
-                raise ConfigError(path, [f"{path}: rule {rule.id}: id already used in {seen[rule.id]}"])
+                raise ConfigError(
+                    path, [f"{path}: rule {rule.id}: id already used in {seen[rule.id]}"]
+                )
             seen[rule.id] = path
             rules.append(rule)
     return rules

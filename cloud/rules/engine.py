@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Self
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.influx import InfluxClient, InfluxError, Series
@@ -68,12 +69,19 @@ def _influx_duration(seconds: float) -> str:
     return f"{int(seconds)}s"
 
 
-def render_query(template: str, *, start: datetime, end: datetime, facts: Facts) -> str:
+def render_query(
+    template: str,
+    *,
+    start: datetime,
+    end: datetime,
+    facts: Facts,
+    stations: list[str] | None = None,
+) -> str:
     return template.format(
         start=_literal(start),
         end=_literal(end),
         window=_influx_duration((end - start).total_seconds()),
-        station_filter=facts.station_filter(),
+        station_filter=facts.station_filter(stations),
     )
 
 
@@ -91,21 +99,30 @@ class RuleEngine:
         self.definitions = definitions if definitions is not None else load_definitions()
         self.log = logger or LOGGER
         self._registered = False
+        self._owned_db: Engine | None = None  # disposed on close when from_settings made it
 
     @classmethod
     def from_settings(cls, settings: CloudSettings, **kwargs: Any) -> Self:
-        engine = make_engine(settings.registry_url)
-        require_schema(engine)
+        db = make_engine(settings.registry_url)
+        try:
+            require_schema(db)
+        except Exception:
+            db.dispose()
+            raise
         influx = InfluxClient(
             settings.influx_url,
             settings.influx_db,
             username=settings.influx_username,
             password=settings.influx_password,
         )
-        return cls(sessions=make_sessionmaker(engine), influx=influx, **kwargs)
+        made = cls(sessions=make_sessionmaker(db), influx=influx, **kwargs)
+        made._owned_db = db
+        return made
 
     async def aclose(self) -> None:
         await self.influx.aclose()
+        if self._owned_db is not None:
+            self._owned_db.dispose()
 
     async def __aenter__(self) -> Self:
         return self
@@ -189,12 +206,22 @@ class RuleEngine:
         result = RuleResult(d.id)
         end = now - d.delay
         start = end - d.span
-        queries = {
-            name: render_query(text, start=start, end=end, facts=facts)
-            for name, text in d.queries.items()
-        }
+        # heavy rules query a batch of stations at a time (``station_batch``); each station's
+        # evidence names the statements of its own batch
+        names = sorted(facts.stations)
+        size = d.station_batch or max(len(names), 1)
+        batches = [names[i : i + size] for i in range(0, len(names), size)]
+        queries_of: dict[str, dict[str, str]] = {}
         try:
-            results = await self._query(queries) if facts.stations else {}
+            results: dict[str, list[Series]] = {}
+            for batch in batches:
+                queries = {
+                    name: render_query(text, start=start, end=end, facts=facts, stations=batch)
+                    for name, text in d.queries.items()
+                }
+                for name, series in (await self._query(queries)).items():
+                    results.setdefault(name, []).extend(series)
+                queries_of |= dict.fromkeys(batch, queries)
             with self.sessions.begin() as session:
                 ctx = RuleContext(
                     rule_id=d.id,
@@ -208,7 +235,7 @@ class RuleEngine:
                     session=session,
                 )
                 outcome = DETECTORS[d.detector].fn(ctx) if facts.stations else Outcome()
-                self._store(session, d, outcome, queries, thresholds, now, result)
+                self._store(session, d, outcome, queries_of, thresholds, now, result)
                 result.duration_ms = (time.perf_counter() - t0) * 1000
                 store.record_evaluation(
                     session,
@@ -259,7 +286,7 @@ class RuleEngine:
         session: Session,
         d: RuleDefinition,
         outcome: Outcome,
-        queries: dict[str, str],
+        queries_of: dict[str, dict[str, str]],
         thresholds: dict[str, Any],
         now: datetime,
         result: RuleResult,
@@ -278,7 +305,7 @@ class RuleEngine:
                 title_en=d.name.en,
                 message_zh=zh,
                 message_en=en,
-                evidence=_evidence(d, f, queries, thresholds, now),
+                evidence=_evidence(d, f, queries_of.get(f.station, {}), thresholds, now),
                 seen_at=now,
             )
             fired.add((f.station, f.subject))
@@ -287,7 +314,11 @@ class RuleEngine:
             w = open_warning(session, d.id, station, subject)
             if w is not None and w.cleared_at is None:
                 resolve_warning(
-                    session, rule_id=d.id, station=station, subject=subject, at=now,
+                    session,
+                    rule_id=d.id,
+                    station=station,
+                    subject=subject,
+                    at=now,
                     note="condition no longer holds",
                 )
                 result.resolved.append((station, subject))
@@ -319,7 +350,11 @@ def _messages(d: RuleDefinition, f: Finding) -> tuple[str, str]:
 
 
 def _evidence(
-    d: RuleDefinition, f: Finding, queries: dict[str, str], thresholds: dict[str, Any], now: datetime
+    d: RuleDefinition,
+    f: Finding,
+    queries: dict[str, str],
+    thresholds: dict[str, Any],
+    now: datetime,
 ) -> dict[str, Any]:
     values = dict(f.values)
     total = values.pop("records_total", len(f.records))

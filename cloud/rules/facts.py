@@ -43,11 +43,12 @@ class StationFact:
 class Facts:
     stations: dict[str, StationFact] = field(default_factory=dict)
 
-    def station_filter(self) -> str:
-        """An InfluxQL condition that keeps the registered stations' points."""
-        if not self.stations:
+    def station_filter(self, stations: list[str] | None = None) -> str:
+        """An InfluxQL condition that keeps the (given) registered stations' points."""
+        chosen = sorted(self.stations if stations is None else stations)
+        if not chosen:
             return "station = ''"
-        alternatives = "|".join(_regex_escape(s) for s in sorted(self.stations))
+        alternatives = "|".join(_regex_escape(s) for s in chosen)
         return f"station =~ /^({alternatives})$/"
 
 
@@ -69,6 +70,8 @@ def load_facts(session: Session) -> Facts:
             fact.tanks[t.tank_no] = TankFact(t.tank_no, t.product, t.capacity_l, list(t.strapping))
         for d in s.dispensers:
             for n in d.nozzles:
-                fact.nozzles[n.nozzle_no] = NozzleFact(n.nozzle_no, d.dispenser_no, n.product, n.tank_no)
+                fact.nozzles[n.nozzle_no] = NozzleFact(
+                    n.nozzle_no, d.dispenser_no, n.product, n.tank_no
+                )
         facts.stations[s.id] = fact
     return facts

@@ -41,13 +41,18 @@ def least_squares(xs: Sequence[Sequence[float]], ys: Sequence[float]) -> LinearF
     if inv is None:
         return None
     coef = [sum(inv[i][j] * xty[j] for j in range(k)) for i in range(k)]
-    rss = sum((y - sum(c * v for c, v in zip(coef, x, strict=True))) ** 2 for x, y in zip(xs, ys, strict=True))
+    rss = sum(
+        (y - sum(c * v for c, v in zip(coef, x, strict=True))) ** 2
+        for x, y in zip(xs, ys, strict=True)
+    )
     s2 = rss / (n - k)
     se = [math.sqrt(max(inv[i][i] * s2, 0.0)) for i in range(k)]
     return LinearFit(coef, se, math.sqrt(s2), n)
 
 
-def pooled_slope(segments: Sequence[Sequence[tuple[float, float]]]) -> tuple[float, float, int] | None:
+def pooled_slope(
+    segments: Sequence[Sequence[tuple[float, float]]],
+) -> tuple[float, float, int] | None:
     """One slope shared by every segment, each with its own level: (slope, its SE, points)."""
     sxx = sxy = 0.0
     n = 0

@@ -14,7 +14,6 @@ from tests.rules.world import Simulated, import_department, import_waybills, sim
 from tests.support.env import StackEnv
 from tests.support.services import Broker, Influx
 
-
 LOCAL = ZoneInfo("Asia/Shanghai")
 
 
@@ -32,22 +31,42 @@ def add_clean_department_data(env: StackEnv, sim: Simulated) -> None:
     import_department(
         env,
         "inspections",
-        [{"inspection_no": f"XJ-{sim.station}-1", "station": sim.station, "result": "pass",
-          "inspected_at": (sim.start - timedelta(days=30)).isoformat()}],
+        [
+            {
+                "inspection_no": f"XJ-{sim.station}-1",
+                "station": sim.station,
+                "result": "pass",
+                "inspected_at": (sim.start - timedelta(days=30)).isoformat(),
+            }
+        ],
     )
     import_department(
         env,
         "metrology",
         [
-            {"record_type": "verification", "record_no": f"JD-{sim.station}-{n}", "station": sim.station,
-             "nozzle_no": n, "dispenser_no": (n + 1) // 2, "result": "pass",
-             "performed_at": (sim.start - timedelta(days=60)).isoformat(),
-             "valid_until": (day + timedelta(days=300)).isoformat()}
+            {
+                "record_type": "verification",
+                "record_no": f"JD-{sim.station}-{n}",
+                "station": sim.station,
+                "nozzle_no": n,
+                "dispenser_no": (n + 1) // 2,
+                "result": "pass",
+                "performed_at": (sim.start - timedelta(days=60)).isoformat(),
+                "valid_until": (day + timedelta(days=300)).isoformat(),
+            }
             for n in (1, 2, 3, 4)
         ]
-        + [{"record_type": "seal", "record_no": f"QF-{sim.station}-1", "station": sim.station,
-            "dispenser_no": 1, "seal_no": "S-1", "seal_state": "intact",
-            "performed_at": (sim.start - timedelta(days=60)).isoformat()}],
+        + [
+            {
+                "record_type": "seal",
+                "record_no": f"QF-{sim.station}-1",
+                "station": sim.station,
+                "dispenser_no": 1,
+                "seal_no": "S-1",
+                "seal_state": "intact",
+                "performed_at": (sim.start - timedelta(days=60)).isoformat(),
+            }
+        ],
     )
 
 
@@ -64,7 +83,9 @@ def clean_world(
         for t in sim.of(TransactionRecord)
         if datetime.fromtimestamp(t.ts / 1000, LOCAL).date() == first
     )
-    import_department(env, "tax_declarations", [declaration(sim.station, first, first, sold, "SB-C")])
+    import_department(
+        env, "tax_declarations", [declaration(sim.station, first, first, sold, "SB-C")]
+    )
     yield CleanWorld(env, sim)
     env.close()
 

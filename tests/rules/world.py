@@ -18,11 +18,11 @@ import httpx
 from cloud.accounts.principal import Principal
 from cloud.accounts.roles import Role
 from cloud.departments.importer import import_rows
+from cloud.influx import InfluxClient
 from cloud.ingest.lineproto import record_line
 from cloud.registry.models import Dispenser, District, Nozzle, Station, Tank
 from cloud.rules.definition import load_definitions
 from cloud.rules.engine import EvaluationReport, RuleEngine
-from cloud.influx import InfluxClient
 from fuelwatch.records import BaseRecord
 from fuelwatch.sim.delivery import Waybill
 from fuelwatch.sim.events import StationEvent, WaybillEvent
@@ -61,7 +61,9 @@ class Simulated:
 def simulate(env: StackEnv, station: str, *, edit: Edit | None = None, **changes: Any) -> Simulated:
     """Run a scenario (``tests.sim.factory.BASE`` with ``changes``) into the env's InfluxDB and
     register the station; returns what was written."""
-    scenario = parse_scenario(data(station={"id": station, "name": station, "district": env.district}, **changes))
+    scenario = parse_scenario(
+        data(station={"id": station, "name": station, "district": env.district}, **changes)
+    )
     sim = SimStation(scenario)
     waybills: list[Waybill] = []
 
@@ -90,7 +92,9 @@ def simulate(env: StackEnv, station: str, *, edit: Edit | None = None, **changes
 
 
 def _write(env: StackEnv, lines: list[str]) -> None:
-    httpx.post(f"{env.influx.url}/query", data={"q": f'CREATE DATABASE "{env.db}"'}, timeout=30).raise_for_status()
+    httpx.post(
+        f"{env.influx.url}/query", data={"q": f'CREATE DATABASE "{env.db}"'}, timeout=30
+    ).raise_for_status()
     for i in range(0, len(lines), 20_000):
         httpx.post(
             f"{env.influx.url}/write",
@@ -108,14 +112,25 @@ def _register(env: StackEnv, reg: dict[str, Any]) -> None:
         station = Station(id=reg["station"], district_id=env.district, name=str(reg["name"]))
         session.add(station)
         for t in reg["tanks"]:
-            station.tanks.append(Tank(tank_no=t["tank"], product=t["product"], capacity_l=t["capacity"], strapping=[]))
+            station.tanks.append(
+                Tank(
+                    tank_no=t["tank"], product=t["product"], capacity_l=t["capacity"], strapping=[]
+                )
+            )
         dispensers: dict[int, Dispenser] = {}
         for n in reg["nozzles"]:
             d = dispensers.get(n["dispenser"])
             if d is None:
                 d = dispensers[n["dispenser"]] = Dispenser(dispenser_no=n["dispenser"])
                 station.dispensers.append(d)
-            d.nozzles.append(Nozzle(station_id=reg["station"], nozzle_no=n["nozzle"], product=n["product"], tank_no=n["tank"]))
+            d.nozzles.append(
+                Nozzle(
+                    station_id=reg["station"],
+                    nozzle_no=n["nozzle"],
+                    product=n["product"],
+                    tank_no=n["tank"],
+                )
+            )
 
 
 def import_department(env: StackEnv, dataset: str, rows: Iterable[dict[str, Any]]) -> None:

@@ -10,7 +10,15 @@ from typing import Any
 
 from cloud.rules.context import Outcome, RuleContext
 
-__all__ = ["Detector", "FactorAt", "Reading", "Txn", "readings_by_tank", "tc_factor", "txns_by_nozzle"]
+__all__ = [
+    "Detector",
+    "FactorAt",
+    "Reading",
+    "Txn",
+    "readings_by_tank",
+    "tc_factor",
+    "txns_by_nozzle",
+]
 
 DetectFn = Callable[[RuleContext], Outcome]
 

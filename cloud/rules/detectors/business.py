@@ -52,10 +52,23 @@ def pos_silent(ctx: RuleContext) -> Outcome:
             Finding(
                 station=station,
                 subject="pos",
-                comparison=Comparison(len(reported), len(sold), share, "% of transactions", "100 × measured / expected < threshold"),
+                comparison=Comparison(
+                    len(reported),
+                    len(sold),
+                    share,
+                    "% of transactions",
+                    "100 × measured / expected < threshold",
+                ),
                 window=(ctx.start, ctx.end),
-                values={"transactions": len(sold), "pos_sales": len(reported), "records_total": len(missing)},
-                records=[_rec("dispenser_transaction", r, "order_id", "nozzle", "volume", "amount") for r in missing[:MAX_RECORDS]],
+                values={
+                    "transactions": len(sold),
+                    "pos_sales": len(reported),
+                    "records_total": len(missing),
+                },
+                records=[
+                    _rec("dispenser_transaction", r, "order_id", "nozzle", "volume", "amount")
+                    for r in missing[:MAX_RECORDS]
+                ],
             )
         )
     return out
@@ -72,17 +85,25 @@ def pos_link(ctx: RuleContext) -> Outcome:
         sold_ids = {r.get("order_id") for r in sold}
         pos_ids = {r.get("order_id") for r in reported}
         sides = {
-            "missing_in_pos": ("dispenser_transaction", [r for r in sold if r.get("order_id") not in pos_ids], len(sold)),
+            "missing_in_pos": (
+                "dispenser_transaction",
+                [r for r in sold if r.get("order_id") not in pos_ids],
+                len(sold),
+            ),
             # POS rows come a little after the sale, so the POS query reaches past the window's
             # end; rows beyond it are not asked to have their transaction in the window
             "missing_at_dispenser": (
                 "pos_sale",
-                [r for r in reported if r.get("order_id") not in sold_ids and int(r["time"]) <= ctx.end_ms],
+                [
+                    r
+                    for r in reported
+                    if r.get("order_id") not in sold_ids and int(r["time"]) <= ctx.end_ms
+                ],
                 sum(1 for r in reported if int(r["time"]) <= ctx.end_ms),
             ),
         }
-        for subject, (measurement, missing, total) in sides.items():
-            missing = [r for r in missing if int(r["time"]) > edge]
+        for subject, (measurement, unmatched, total) in sides.items():
+            missing = [r for r in unmatched if int(r["time"]) > edge]
             pct = 100 * len(missing) / total if total else 0.0
             if total == 0 or len(missing) < min_count or pct < min_share:
                 if total:
@@ -92,13 +113,26 @@ def pos_link(ctx: RuleContext) -> Outcome:
                 Finding(
                     station=station,
                     subject=subject,
-                    comparison=Comparison(len(missing), 0, min_count, "orders", "measured ≥ threshold"),
+                    comparison=Comparison(
+                        len(missing), 0, min_count, "orders", "measured ≥ threshold"
+                    ),
                     window=(ctx.start, ctx.end),
-                    values={"missing": len(missing), "total": total, "missing_percent": round(pct, 2),
-                            "volume_missing_l": round(sum(float(r.get("volume") or 0) for r in missing), 2),
-                            "amount_missing": round(sum(float(r.get("amount") or 0) for r in missing), 2),
-                            "records_total": len(missing)},
-                    records=[_rec(measurement, r, "order_id", "nozzle", "volume", "amount") for r in missing[:MAX_RECORDS]],
+                    values={
+                        "missing": len(missing),
+                        "total": total,
+                        "missing_percent": round(pct, 2),
+                        "volume_missing_l": round(
+                            sum(float(r.get("volume") or 0) for r in missing), 2
+                        ),
+                        "amount_missing": round(
+                            sum(float(r.get("amount") or 0) for r in missing), 2
+                        ),
+                        "records_total": len(missing),
+                    },
+                    records=[
+                        _rec(measurement, r, "order_id", "nozzle", "volume", "amount")
+                        for r in missing[:MAX_RECORDS]
+                    ],
                 )
             )
     return out
@@ -129,12 +163,25 @@ def tax_gap(ctx: RuleContext) -> Outcome:
             Finding(
                 station=station,
                 subject="revenue",
-                comparison=Comparison(reported, measured, limit, "yuan", "100 × (expected − measured) / expected > threshold %"),
+                comparison=Comparison(
+                    reported,
+                    measured,
+                    limit,
+                    "yuan",
+                    "100 × (expected − measured) / expected > threshold %",
+                ),
                 window=(ctx.start, ctx.end),
-                values={"dispenser_amount": round(measured, 2), "pos_amount": round(reported, 2),
-                        "gap_amount": round(measured - reported, 2), "gap_percent": round(gap, 3),
-                        "records_total": len(missing)},
-                records=[_rec("dispenser_transaction", r, "order_id", "nozzle", "amount") for r in missing[:MAX_RECORDS]],
+                values={
+                    "dispenser_amount": round(measured, 2),
+                    "pos_amount": round(reported, 2),
+                    "gap_amount": round(measured - reported, 2),
+                    "gap_percent": round(gap, 3),
+                    "records_total": len(missing),
+                },
+                records=[
+                    _rec("dispenser_transaction", r, "order_id", "nozzle", "amount")
+                    for r in missing[:MAX_RECORDS]
+                ],
             )
         )
     return out
@@ -167,12 +214,33 @@ def price_range(ctx: RuleContext) -> Outcome:
             Finding(
                 station=station,
                 subject=subject,
-                comparison=Comparison(float(worst["unit_price"]), ref, above if float(worst["unit_price"]) > ref else below,
-                                      "yuan/L", "price outside [ref × (1 − below%), ref × (1 + above%)]"),
+                comparison=Comparison(
+                    float(worst["unit_price"]),
+                    ref,
+                    above if float(worst["unit_price"]) > ref else below,
+                    "yuan/L",
+                    "price outside [ref × (1 − below%), ref × (1 + above%)]",
+                ),
                 window=(ctx.start, ctx.end),
-                values={"reference_price": ref, "permitted_min": round(low, 3), "permitted_max": round(high, 3),
-                        "prices_seen": sorted({float(r["unit_price"]) for r in bad}), "records_total": len(bad)},
-                records=[_rec("dispenser_transaction", r, "order_id", "nozzle", "unit_price", "volume", "amount") for r in bad[:MAX_RECORDS]],
+                values={
+                    "reference_price": ref,
+                    "permitted_min": round(low, 3),
+                    "permitted_max": round(high, 3),
+                    "prices_seen": sorted({float(r["unit_price"]) for r in bad}),
+                    "records_total": len(bad),
+                },
+                records=[
+                    _rec(
+                        "dispenser_transaction",
+                        r,
+                        "order_id",
+                        "nozzle",
+                        "unit_price",
+                        "volume",
+                        "amount",
+                    )
+                    for r in bad[:MAX_RECORDS]
+                ],
             )
         )
     return out
@@ -212,9 +280,18 @@ def impossible_values(ctx: RuleContext) -> Outcome:
                 window=(ctx.start, ctx.end),
                 values={"problems": sorted({why for _, why in bad}), "records_total": len(bad)},
                 records=[
-                    RawRecord("dispenser_transaction", int(r["time"]), r.get("rid"),
-                              {"order_id": r.get("order_id"), "problem": why, "volume": r.get("volume"),
-                               "unit_price": r.get("unit_price"), "amount": r.get("amount")})
+                    RawRecord(
+                        "dispenser_transaction",
+                        int(r["time"]),
+                        r.get("rid"),
+                        {
+                            "order_id": r.get("order_id"),
+                            "problem": why,
+                            "volume": r.get("volume"),
+                            "unit_price": r.get("unit_price"),
+                            "amount": r.get("amount"),
+                        },
+                    )
                     for r, why in bad[:MAX_RECORDS]
                 ],
             )
@@ -260,14 +337,25 @@ def order_imbalance(ctx: RuleContext) -> Outcome:
             Finding(
                 station=station,
                 subject=subject,
-                comparison=Comparison(len(txn_ends), len(cycles), min_diff, "orders", "|measured − expected| ≥ threshold"),
+                comparison=Comparison(
+                    len(txn_ends),
+                    len(cycles),
+                    min_diff,
+                    "orders",
+                    "|measured − expected| ≥ threshold",
+                ),
                 window=(ctx.start, ctx.end),
-                values={"dispensing_cycles": len(cycles), "transactions": len(txn_ends),
-                        "difference": diff, "difference_percent": round(pct, 2),
-                        "cycles_without_transaction": len(unmatched), "records_total": len(unmatched)},
-                records=[_rec("nozzle_event", r, "event", "volume") for r in unmatched[:MAX_RECORDS]],
+                values={
+                    "dispensing_cycles": len(cycles),
+                    "transactions": len(txn_ends),
+                    "difference": diff,
+                    "difference_percent": round(pct, 2),
+                    "cycles_without_transaction": len(unmatched),
+                    "records_total": len(unmatched),
+                },
+                records=[
+                    _rec("nozzle_event", r, "event", "volume") for r in unmatched[:MAX_RECORDS]
+                ],
             )
         )
     return out
-
-

@@ -46,7 +46,11 @@ def data_gap(ctx: RuleContext) -> Outcome:
                 subject="feed",
                 comparison=Comparison(minutes, 0, limit, "min", "measured > threshold"),
                 window=(ctx.start, ctx.end),
-                values={"gap_from": iso(best[0]), "gap_to": iso(min(best[1], ctx.end_ms)), "bucket_minutes": step / 60_000},
+                values={
+                    "gap_from": iso(best[0]),
+                    "gap_to": iso(min(best[1], ctx.end_ms)),
+                    "bucket_minutes": step / 60_000,
+                },
             )
         )
     return out
@@ -59,7 +63,9 @@ def clock_skew(ctx: RuleContext) -> Outcome:
     offsets: dict[tuple[str, str], list[float]] = defaultdict(list)
     for tags, row in ctx.rows("stamps"):
         if row.get("gts") is not None:
-            offsets[(tags["station"], tags["device"])].append((int(row["time"]) - int(row["gts"])) / 1000)
+            offsets[(tags["station"], tags["device"])].append(
+                (int(row["time"]) - int(row["gts"])) / 1000
+            )
     for (station, device), values in offsets.items():
         if station not in ctx.facts.stations or len(values) < 3:
             continue
@@ -74,8 +80,12 @@ def clock_skew(ctx: RuleContext) -> Outcome:
                 subject=subject,
                 comparison=Comparison(skew, 0, limit, "s", "|measured| > threshold"),
                 window=(ctx.start, ctx.end),
-                values={"median_offset_s": round(skew, 3), "samples": len(values),
-                        "min_offset_s": round(min(values), 3), "max_offset_s": round(max(values), 3)},
+                values={
+                    "median_offset_s": round(skew, 3),
+                    "samples": len(values),
+                    "min_offset_s": round(min(values), 3),
+                    "max_offset_s": round(max(values), 3),
+                },
             )
         )
     return out

@@ -38,7 +38,11 @@ class _Delivery:
             "tank_delivery",
             self.end,
             self.rid,
-            {"tank": self.tank, "start": iso(self.start), "delivered_l20": round(self.delivered_l20, 2)},
+            {
+                "tank": self.tank,
+                "start": iso(self.start),
+                "delivered_l20": round(self.delivered_l20, 2),
+            },
         )
 
 
@@ -61,12 +65,24 @@ def _deliveries(ctx: RuleContext) -> list[_Delivery]:
         start, end = int(row["start"]), int(row["end"])
         rise = float(row["end_tc_volume"]) - float(row["start_tc_volume"])
         gross = float(row["end_volume"]) + float(row["start_volume"])
-        factor = (float(row["end_tc_volume"]) + float(row["start_tc_volume"])) / gross if gross else 1.0
+        factor = (
+            (float(row["end_tc_volume"]) + float(row["start_tc_volume"])) / gross if gross else 1.0
+        )
         sold = 0.0
         for n in fact.nozzles_of(tank) if fact else []:
             sold += sum(t.volume for t in txns.get((station, n), []) if start < t.t <= end)
         out.append(
-            _Delivery(station, tank, tags.get("product", ""), start, end, rise + sold * factor, rise, sold * factor, row.get("rid"))
+            _Delivery(
+                station,
+                tank,
+                tags.get("product", ""),
+                start,
+                end,
+                rise + sold * factor,
+                rise,
+                sold * factor,
+                row.get("rid"),
+            )
         )
     return sorted(out, key=lambda d: d.end)
 
@@ -83,14 +99,27 @@ def _docs(ctx: RuleContext, tolerance: timedelta) -> dict[str, list[_Doc]]:
     )
     for w in rows:
         docs[w.station_id].append(
-            _Doc("ewaybill", w.waybill_no, w.product, None, int(w.arrived_at.timestamp() * 1000), w.volume_l)
+            _Doc(
+                "ewaybill",
+                w.waybill_no,
+                w.product,
+                None,
+                int(w.arrived_at.timestamp() * 1000),
+                w.volume_l,
+            )
         )
     for tags, row in ctx.rows("pos_deliveries"):
         if row.get("volume") is None:
             continue
         docs[tags["station"]].append(
-            _Doc("pos_delivery", str(row.get("waybill_id") or ""), tags.get("product", ""),
-                 int(tags["tank"]) if tags.get("tank") else None, int(row["time"]), float(row["volume"]))
+            _Doc(
+                "pos_delivery",
+                str(row.get("waybill_id") or ""),
+                tags.get("product", ""),
+                int(tags["tank"]) if tags.get("tank") else None,
+                int(row["time"]),
+                float(row["volume"]),
+            )
         )
     return docs
 
@@ -103,8 +132,10 @@ def _match(ctx: RuleContext) -> list[tuple[_Delivery, _Doc | None, list[_Doc]]]:
     out = []
     for d in _deliveries(ctx):
         near = [
-            doc for doc in docs.get(d.station, [])
-            if doc.product == d.product and (doc.tank in (None, d.tank))
+            doc
+            for doc in docs.get(d.station, [])
+            if doc.product == d.product
+            and (doc.tank in (None, d.tank))
             and d.start - tol_ms <= doc.t <= d.end + tol_ms
         ]
         pick = None
@@ -114,7 +145,9 @@ def _match(ctx: RuleContext) -> list[tuple[_Delivery, _Doc | None, list[_Doc]]]:
                 pick = min(free, key=lambda x: abs(x.t - d.end))
                 used.add((d.station, pick.kind, pick.ref))
                 # the POS row of the same waybill is the same delivery
-                used.add((d.station, "pos_delivery" if kind == "ewaybill" else "ewaybill", pick.ref))
+                used.add(
+                    (d.station, "pos_delivery" if kind == "ewaybill" else "ewaybill", pick.ref)
+                )
                 break
         out.append((d, pick, near))
     return out
@@ -137,7 +170,13 @@ def unregistered_delivery(ctx: RuleContext) -> Outcome:
             Finding(
                 station=d.station,
                 subject=_subject(d),
-                comparison=Comparison(d.delivered_l20, 0.0, minimum, "L@20°C", "measured ≥ threshold with no registered delivery"),
+                comparison=Comparison(
+                    d.delivered_l20,
+                    0.0,
+                    minimum,
+                    "L@20°C",
+                    "measured ≥ threshold with no registered delivery",
+                ),
                 window=(ctx.start, ctx.end),
                 values={
                     "tank": d.tank,
@@ -168,7 +207,13 @@ def waybill_mismatch(ctx: RuleContext) -> Outcome:
             Finding(
                 station=d.station,
                 subject=_subject(d),
-                comparison=Comparison(d.delivered_l20, doc.volume, allowed, "L@20°C", "|measured − expected| > threshold"),
+                comparison=Comparison(
+                    d.delivered_l20,
+                    doc.volume,
+                    allowed,
+                    "L@20°C",
+                    "|measured − expected| > threshold",
+                ),
                 window=(ctx.start, ctx.end),
                 values={
                     "tank": d.tank,

@@ -84,7 +84,9 @@ def inspection_risk(ctx: RuleContext) -> Outcome:
             "inspected_at": last.inspected_at.isoformat(),
             "result": last.result,
             "findings": last.findings,
-            "rectification_due": last.rectification_due.isoformat() if last.rectification_due else None,
+            "rectification_due": last.rectification_due.isoformat()
+            if last.rectification_due
+            else None,
             "department": last.department,
         }
         out.fire(_finding(ctx, station, subject, problem, overdue, grace, detail))
@@ -107,12 +109,20 @@ def _metrology(m: MetrologyRecord) -> dict[str, Any]:
 
 
 def _finding(
-    ctx: RuleContext, station: str, subject: str, problem: str, overdue: int, grace: int, detail: dict[str, Any]
+    ctx: RuleContext,
+    station: str,
+    subject: str,
+    problem: str,
+    overdue: int,
+    grace: int,
+    detail: dict[str, Any],
 ) -> Finding:
     return Finding(
         station=station,
         subject=subject,
-        comparison=Comparison(overdue, 0, grace, "days", "problem found (days overdue > grace days)"),
+        comparison=Comparison(
+            overdue, 0, grace, "days", "problem found (days overdue > grace days)"
+        ),
         window=(ctx.start, ctx.end),
         values={"problem": problem, "department_record": detail},
     )
@@ -130,7 +140,10 @@ def declaration_deviation(ctx: RuleContext) -> Outcome:
         if row.get("volume") is None:
             continue
         day = datetime.fromtimestamp(int(row["time"]) / 1000, zone).date()
-        daily[(tags["station"], tags.get("product", ""), day)] = (float(row["volume"]), float(row.get("amount") or 0))
+        daily[(tags["station"], tags.get("product", ""), day)] = (
+            float(row["volume"]),
+            float(row.get("amount") or 0),
+        )
     for d in ctx.session.scalars(
         select(TaxDeclaration).where(
             TaxDeclaration.station_id.in_(list(ctx.facts.stations)),
@@ -138,7 +151,10 @@ def declaration_deviation(ctx: RuleContext) -> Outcome:
             TaxDeclaration.period_start >= first_day,
         )
     ):
-        days = {d.period_start + timedelta(days=i) for i in range((d.period_end - d.period_start).days + 1)}
+        days = {
+            d.period_start + timedelta(days=i)
+            for i in range((d.period_end - d.period_start).days + 1)
+        }
         measured = amount = 0.0
         for (station, product, day), (v, a) in daily.items():
             if station == d.station_id and day in days and d.product in ("", product):
@@ -155,7 +171,13 @@ def declaration_deviation(ctx: RuleContext) -> Outcome:
             Finding(
                 station=d.station_id,
                 subject=subject,
-                comparison=Comparison(d.declared_volume_l, measured, limit, "L", "100 × (expected − measured) / expected > threshold %"),
+                comparison=Comparison(
+                    d.declared_volume_l,
+                    measured,
+                    limit,
+                    "L",
+                    "100 × (expected − measured) / expected > threshold %",
+                ),
                 window=(ctx.start, ctx.end),
                 values={
                     "period": [d.period_start.isoformat(), d.period_end.isoformat()],

@@ -23,15 +23,18 @@ __all__ = ["over_registration"]
 
 
 def _stretches(rows: list[Reading], busy: list[tuple[int, int]]) -> list[list[Reading]]:
+    """Quiet readings (``busy``: merged, sorted) grouped by the deliveries between them."""
     out: list[list[Reading]] = []
     current: list[Reading] = []
+    starts = [a for a, _ in busy]
     for r in rows:
         if r.status:
             if len(current) >= 3:
                 out.append(current)
             current = []
             continue
-        if any(a <= r.t <= b for a, b in busy):
+        i = bisect_right(starts, r.t) - 1
+        if i >= 0 and r.t <= busy[i][1]:
             continue
         current.append(r)
     if len(current) >= 3:
@@ -48,7 +51,11 @@ def over_registration(ctx: RuleContext) -> Outcome:
         fact = ctx.facts.stations.get(station)
         if fact is None:
             continue
-        nozzles = [n for n in fact.nozzles_of(tank) if sum(t.volume for t in txns.get((station, n), [])) >= min_sales]
+        nozzles = [
+            n
+            for n in fact.nozzles_of(tank)
+            if sum(t.volume for t in txns.get((station, n), [])) >= min_sales
+        ]
         if not nozzles:
             continue
         mine: dict[int, list[Txn]] = {n: txns[(station, n)] for n in nozzles}
@@ -64,14 +71,10 @@ def over_registration(ctx: RuleContext) -> Outcome:
                 c.append(acc)
             cums[n] = c
 
-        def metered(n: int, t_ms: int) -> float:
-            i = bisect_right(ends[n], t_ms)
-            return cums[n][i - 1] if i else 0.0
-
         xs: list[list[float]] = []
         ys: list[float] = []
         for stretch in _stretches(rows, _merge(busy)):
-            block = [[-metered(n, r.t) for n in nozzles] for r in stretch]
+            block = [[-_cumulative(ends[n], cums[n], r.t) for n in nozzles] for r in stretch]
             means = [sum(col) / len(block) for col in zip(*block, strict=True)]
             y_mean = sum(r.tc for r in stretch) / len(stretch)
             xs += [[v - m for v, m in zip(row, means, strict=True)] for row in block]
@@ -107,12 +110,18 @@ def over_registration(ctx: RuleContext) -> Outcome:
                         "excess_litres_estimate": round(sum(t.volume for t in sales) * (1 - k), 2),
                         "readings_used": fit.n,
                         "gauge_residual_sd_l": round(fit.residual_sd, 2),
+                        "records_total": len(sales),
                     },
                     records=[_record(t) for t in sales[:MAX_RECORDS]],
                 )
             )
-            out.findings[-1].values["records_total"] = len(sales)
     return out
+
+
+def _cumulative(ends: list[int], cums: list[float], t_ms: int) -> float:
+    """Metered litres (at 20 °C) of the sales that ended by ``t_ms``."""
+    i = bisect_right(ends, t_ms)
+    return cums[i - 1] if i else 0.0
 
 
 def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -132,5 +141,3 @@ def _record(t: Txn) -> RawRecord:
         t.rid,
         {"order_id": t.order_id, "nozzle": t.nozzle, "volume": t.volume, **t.extra},
     )
-
-

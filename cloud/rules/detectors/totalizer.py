@@ -12,6 +12,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
+from itertools import pairwise
 
 from cloud.rules.context import Comparison, Finding, Outcome, RawRecord, RuleContext
 
@@ -42,9 +43,15 @@ def _points(ctx: RuleContext) -> dict[tuple[str, int], list[_Point]]:
             continue
         t = int(row["time"])
         out[(tags["station"], int(tags["nozzle"]))].append(
-            _Point(t, float(row["totalizer_before"]), float(row["totalizer_after"]),
-                   "dispenser_transaction", row.get("rid"), str(row.get("order_id") or ""),
-                   int(row.get("start") or t))
+            _Point(
+                t,
+                float(row["totalizer_before"]),
+                float(row["totalizer_after"]),
+                "dispenser_transaction",
+                row.get("rid"),
+                str(row.get("order_id") or ""),
+                int(row.get("start") or t),
+            )
         )
     flows: dict[tuple[str, int], list[tuple[int, int]]] = {
         k: sorted((p.start, p.t) for p in v) for k, v in out.items()
@@ -70,15 +77,17 @@ def totalizer_continuity(ctx: RuleContext) -> Outcome:
     silence_ms = int(ctx.number("max_silence_minutes") * 60_000)
     for (station, nozzle), points in _points(ctx).items():
         breaks = []
-        for prev, cur in zip(points, points[1:], strict=False):
+        for prev, cur in pairwise(points):
             gap = cur.before - prev.after
             if abs(gap) <= tolerance or cur.t - prev.t > silence_ms:
                 continue
             kind = "reset" if cur.before < 0.01 * prev.after else "jump" if gap > 0 else "rollback"
             breaks.append((kind, gap, prev, cur))
-        for p in points:
-            if p.measurement == "dispenser_transaction" and p.after < p.before - tolerance:
-                breaks.append(("rollback_in_sale", p.after - p.before, p, p))
+        breaks += [
+            ("rollback_in_sale", p.after - p.before, p, p)
+            for p in points
+            if p.measurement == "dispenser_transaction" and p.after < p.before - tolerance
+        ]
         subject = f"nozzle:{nozzle}"
         if not breaks:
             out.clear(station, subject)
@@ -88,13 +97,20 @@ def totalizer_continuity(ctx: RuleContext) -> Outcome:
             Finding(
                 station=station,
                 subject=subject,
-                comparison=Comparison(cur.before, prev.after, tolerance, "L", "|measured − expected| > threshold"),
+                comparison=Comparison(
+                    cur.before, prev.after, tolerance, "L", "|measured − expected| > threshold"
+                ),
                 window=(ctx.start, ctx.end),
                 values={
                     "kind": kind,
                     "change_litres": round(gap, 3),
                     "discontinuities": [
-                        {"kind": k, "litres": round(g, 3), "from": a.record().as_dict(), "to": b.record().as_dict()}
+                        {
+                            "kind": k,
+                            "litres": round(g, 3),
+                            "from": a.record().as_dict(),
+                            "to": b.record().as_dict(),
+                        }
                         for k, g, a, b in breaks
                     ],
                 },

@@ -9,7 +9,14 @@ from __future__ import annotations
 from collections import defaultdict
 
 from cloud.rules.context import Comparison, Finding, Outcome, RuleContext, iso
-from cloud.rules.detectors.base import FactorAt, Reading, Txn, readings_by_tank, tc_factor, txns_by_nozzle
+from cloud.rules.detectors.base import (
+    FactorAt,
+    Reading,
+    Txn,
+    readings_by_tank,
+    tc_factor,
+    txns_by_nozzle,
+)
 from cloud.rules.stats import pooled_slope
 
 __all__ = ["book_variance", "capacity_check", "leak_rate", "strapping_ratio"]
@@ -72,7 +79,9 @@ def book_variance(ctx: RuleContext) -> Outcome:
             Finding(
                 station=station,
                 subject=subject,
-                comparison=Comparison(closing, book, allowed, "L@20°C", "|measured − expected| > threshold"),
+                comparison=Comparison(
+                    closing, book, allowed, "L@20°C", "|measured − expected| > threshold"
+                ),
                 window=(ctx.start, ctx.end),
                 values={
                     "opening_l20": round(opening, 2),
@@ -83,7 +92,9 @@ def book_variance(ctx: RuleContext) -> Outcome:
                     "book_l20": round(book, 2),
                     "gauged_l20": round(closing, 2),
                     "variance_l20": round(variance, 2),
-                    "variance_percent_of_sales": round(100 * variance / sold_tc, 3) if sold_tc else None,
+                    "variance_percent_of_sales": round(100 * variance / sold_tc, 3)
+                    if sold_tc
+                    else None,
                     "opening_at": iso(first.t),
                     "closing_at": iso(last.t),
                     "opening_rid": first.rid,
@@ -94,7 +105,9 @@ def book_variance(ctx: RuleContext) -> Outcome:
     return out
 
 
-def _busy(ctx: RuleContext, query: str, settle_ms: int) -> dict[tuple[str, int], list[tuple[int, int]]]:
+def _busy(
+    ctx: RuleContext, query: str, settle_ms: int
+) -> dict[tuple[str, int], list[tuple[int, int]]]:
     """Per tank, the intervals in which one of its nozzles was dispensing (plus settling)."""
     out: dict[tuple[str, int], list[tuple[int, int]]] = defaultdict(list)
     for (station, nozzle), txns in txns_by_nozzle(ctx, query).items():
@@ -193,7 +206,9 @@ def strapping_ratio(ctx: RuleContext) -> Outcome:
             continue
         factor = FactorAt(rows)
         sold = sorted(
-            (t.t, t.volume * factor(t.t)) for n in fact.nozzles_of(tank) for t in txns.get((station, n), [])
+            (t.t, t.volume * factor(t.t))
+            for n in fact.nozzles_of(tank)
+            for t in txns.get((station, n), [])
         )
         drop = metered = 0.0
         stretch: list[Reading] = []
@@ -218,7 +233,9 @@ def strapping_ratio(ctx: RuleContext) -> Outcome:
             Finding(
                 station=station,
                 subject=subject,
-                comparison=Comparison(drop, metered, limit, "L@20°C", "|measured/expected − 1| × 100 > threshold %"),
+                comparison=Comparison(
+                    drop, metered, limit, "L@20°C", "|measured/expected − 1| × 100 > threshold %"
+                ),
                 window=(ctx.start, ctx.end),
                 values={
                     "gauge_drop_l20": round(drop, 2),
@@ -261,7 +278,13 @@ def capacity_check(ctx: RuleContext) -> Outcome:
             Finding(
                 station=station,
                 subject=subject,
-                comparison=Comparison(measured, declared, tolerance, "L", "|measured/expected − 1| × 100 > threshold %"),
+                comparison=Comparison(
+                    measured,
+                    declared,
+                    tolerance,
+                    "L",
+                    "|measured/expected − 1| × 100 > threshold %",
+                ),
                 window=(ctx.start, ctx.end),
                 values={
                     "declared_capacity_l": declared,
