@@ -62,6 +62,7 @@ from bench.detect.drive import (  # noqa: E402
     engine_available,
     read_alarms,
     select_rules,
+    stats_from_json,
 )
 from bench.detect.feed import (  # noqa: E402
     department_rows,
@@ -84,7 +85,6 @@ from fuelwatch.sim.station import Station  # noqa: E402
 from fuelwatch.stack.process import ManagedProcess  # noqa: E402
 
 DOC = ROOT / "docs" / "detection.md"
-MARK_START, MARK_END = "<!-- bench/detection.py -->", "<!-- /bench/detection.py -->"
 
 
 def parse_duration(text: str) -> timedelta:
@@ -305,7 +305,7 @@ def render(
     fa: score.FalseAlarms = scored["fa"]
     hit, tanks = scored["pfa"]
     lines = [
-        "## Measured detection table (bench/detection.py)",
+        f"### Run: {meta['run']}",
         "",
         (
             f"Run {meta['when']} on {meta['machine']}: {meta['stations']} stations, "
@@ -358,7 +358,7 @@ def render(
         if drive_stats.first_errors:
             lines.append("")
     lines += [
-        "### Per target",
+        "#### Per target",
         "",
         "| target | result | detail |",
         "|---|---|---|",
@@ -387,11 +387,11 @@ def render(
         f"| leak Pfa ≤ 5 % (clean tank-months with a reconciliation alarm) | "
         f"{verdict(pfa <= 0.05)} | {hit}/{tanks} = {pfa:.0%} |"
     )
-    lines += ["", "### Per class and magnitude", "", kind_table(scored["rows"]), ""]
-    lines += ["### Per category", "", category_table(scored["outcomes"], fa), ""]
+    lines += ["", "#### Per class and magnitude", "", kind_table(scored["rows"]), ""]
+    lines += ["#### Per category", "", category_table(scored["outcomes"], fa), ""]
     if ran_costs := meta.get("costs"):
         lines += [
-            "### Engine cost per rule (this run)",
+            "#### Engine cost per rule (this run)",
             "",
             "| rule | evaluations | mean ms | total s |",
             "|---|---|---|---|",
@@ -400,7 +400,7 @@ def render(
             f"| `{rule}` | {n} | {ms / n:,.0f} | {ms / 1000:,.0f} |" for rule, n, ms in ran_costs
         ]
         lines.append("")
-    lines += ["### False alarms by rule", ""]
+    lines += ["#### False alarms by rule", ""]
     if fa.by_rule:
         lines += ["| rule | false alarms |", "|---|---|"]
         lines += [f"| `{k}` | {v} |" for k, v in fa.by_rule.most_common()]
@@ -421,11 +421,13 @@ def render(
     return "\n".join(lines)
 
 
-def write_doc(report: str) -> None:
+def write_doc(report: str, run: str) -> None:
+    """Replace this run's block (``full`` or ``quick``) in docs/detection.md."""
     text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Detection\n"
-    block = f"{MARK_START}\n{report.strip()}\n{MARK_END}"
-    if MARK_START in text:
-        text = text.split(MARK_START)[0] + block + text.split(MARK_END, 1)[1]
+    start, end = f"<!-- bench/detection.py {run} -->", f"<!-- /bench/detection.py {run} -->"
+    block = f"{start}\n{report.strip()}\n{end}"
+    if start in text:
+        text = text.split(start)[0] + block + text.split(end, 1)[1]
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
     DOC.write_text(text, encoding="utf-8")
@@ -492,7 +494,8 @@ async def run(args: argparse.Namespace) -> None:
             missing = missing or "no engine run saved in this state folder"
         drive_file = state / "drive.json"
         ran = json.loads(drive_file.read_text(encoding="utf-8")) if drive_file.exists() else None
-        finish(args, specs, loaded, saved, None, missing, station_days, ran)
+        saved_stats = stats_from_json(ran) if ran else None
+        finish(args, specs, loaded, saved, saved_stats, missing, station_days, ran)
         return
 
     procs: list[ManagedProcess] = []
@@ -654,6 +657,7 @@ def finish(
     stats = loaded["stats"]
     meta = {
         "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "run": "quick (--quick)" if args.quick else "full matrix",
         "machine": f"this machine ({os.cpu_count()} cores, {platform.system()}, Python {platform.python_version()})",
         "stations": len(specs),
         "station_days": station_days,
@@ -672,7 +676,7 @@ def finish(
     report = render(scored, meta=meta, drive_stats=drive_stats, missing_engine=missing)
     print(report, flush=True)
     if args.record:
-        write_doc(report)
+        write_doc(report, "quick" if args.quick else "full")
 
 
 def _costs(ran: dict[str, Any] | None) -> list[tuple[str, int, float]]:

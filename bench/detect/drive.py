@@ -29,7 +29,14 @@ from cloud.settings import CloudSettings
 from cloud.warnings.models import Warning_, WarningEvent
 from cloud.warnings.service import ENGINE_ACTOR
 
-__all__ = ["DriveStats", "drive", "engine_available", "read_alarms", "select_rules"]
+__all__ = [
+    "DriveStats",
+    "drive",
+    "engine_available",
+    "read_alarms",
+    "select_rules",
+    "stats_from_json",
+]
 
 LOGGER = logging.getLogger(__name__)
 
@@ -55,6 +62,20 @@ class DriveStats:
     first_errors: dict[str, str] = field(default_factory=dict)
     rule_ms: Counter[str] = field(default_factory=Counter)
     runs: Counter[str] = field(default_factory=Counter)
+
+
+def stats_from_json(data: dict[str, Any]) -> DriveStats:
+    """The DriveStats a run saved (drive.json), for re-scoring without re-running."""
+    return DriveStats(
+        steps=int(data.get("steps", 0)),
+        evaluations=int(sum((data.get("runs") or {}).values())),
+        wall_s=float(data.get("wall_s", 0.0)),
+        fired=Counter(data.get("fired") or {}),
+        errors=Counter(data.get("errors") or {}),
+        first_errors=dict(data.get("first_errors") or {}),
+        rule_ms=Counter(data.get("rule_ms") or {}),
+        runs=Counter(data.get("runs") or {}),
+    )
 
 
 def _results(report: Any) -> list[Any]:
