@@ -243,6 +243,7 @@ def score_run(
     alarms: list[score.Alarm],
     eval_from: timedelta,
     evaluated: set[str] | None = None,
+    kinds: set[str] | None = None,
 ) -> dict[str, Any]:
     """``evaluated``: categories that had a rule running (None: all); trials of a class none
     of whose categories ran are left out as not measured, not counted as missed."""
@@ -277,8 +278,11 @@ def score_run(
         {
             o.trial.kind
             for o in outcomes
-            if evaluated is not None
-            and not (score.EXPECTATIONS[o.trial.kind].categories & evaluated)
+            if (kinds is not None and o.trial.kind not in kinds)
+            or (
+                evaluated is not None
+                and not (score.EXPECTATIONS[o.trial.kind].categories & evaluated)
+            )
         }
     )
     outcomes = [o for o in outcomes if o.trial.kind not in unmeasured]
@@ -377,15 +381,17 @@ def render(
             return "not measured"
         return "**pass**" if ok else "**MISS**"
 
+    partial = " (rules evaluated in this run only)" if meta.get("skipped_rules") else ""
     lines.append(
-        f"| overall false alarms ≤ 1 per 100 clean station-days | "
+        f"| overall false alarms ≤ 1 per 100 clean station-days{partial} | "
         f"{verdict(fa.per_100_days <= 1.0)} | {fa.count} in {fa.clean_days:.0f} clean "
         f"station-days = {fa.per_100_days:.2f} per 100 |"
     )
     pfa = hit / tanks if tanks else float("nan")
+    recon_ran = "inventory_reconciliation" in meta.get("categories", ["inventory_reconciliation"])
     lines.append(
         f"| leak Pfa ≤ 5 % (clean tank-months with a reconciliation alarm) | "
-        f"{verdict(pfa <= 0.05)} | {hit}/{tanks} = {pfa:.0%} |"
+        f"{verdict(pfa <= 0.05) if recon_ran else 'not measured'} | {hit}/{tanks} = {pfa:.0%} |"
     )
     lines += ["", "#### Per class and magnitude", "", kind_table(scored["rows"]), ""]
     lines += ["#### Per category", "", category_table(scored["outcomes"], fa), ""]
@@ -596,6 +602,8 @@ async def run(args: argparse.Namespace) -> None:
                         "rule_ms": drive_stats.rule_ms,
                         "runs": drive_stats.runs,
                         "rules": [d.id for d in rules],
+                        "step": _fmt_td(args.step),
+                        "slow_step": _fmt_td(args.slow_step),
                         "slow_rules": [d.id for d in slow],
                         "skipped_rules": skipped,
                         "categories": sorted(evaluated),
@@ -653,7 +661,8 @@ def finish(
 ) -> None:
     """``ran``: the rules the engine evaluated (drive.json)."""
     evaluated = set(ran["categories"]) if ran else None
-    scored = score_run(specs, loaded["results"], alarms, args.eval_from, evaluated)
+    kinds = set(_patterns(args.score_kinds)) if args.score_kinds else None
+    scored = score_run(specs, loaded["results"], alarms, args.eval_from, evaluated, kinds)
     stats = loaded["stats"]
     meta = {
         "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -665,13 +674,14 @@ def finish(
         "load_s": stats["wall_s"],
         "rejected": stats["rejected"],
         "inventory_interval_s": loaded.get("inventory_interval_s", 60),
-        "step": _fmt_td(args.step),
+        "step": (ran or {}).get("step") or _fmt_td(args.step),
         "eval_from": _fmt_td(args.eval_from),
-        "slow_step": _fmt_td(args.slow_step),
+        "slow_step": (ran or {}).get("slow_step") or _fmt_td(args.slow_step),
         "rules": ", ".join(f"`{r}`" for r in (ran or {}).get("rules", [])),
         "slow_rules": ", ".join(f"`{r}`" for r in (ran or {}).get("slow_rules", [])),
         "skipped_rules": ", ".join(f"`{r}`" for r in (ran or {}).get("skipped_rules", [])),
         "costs": _costs(ran),
+        "categories": (ran or {}).get("categories", ["inventory_reconciliation"]),
     }
     report = render(scored, meta=meta, drive_stats=drive_stats, missing_engine=missing)
     print(report, flush=True)
@@ -720,6 +730,11 @@ def main() -> None:
         type=parse_duration,
         default=parse_duration("6h"),
         help="step of --slow-rules",
+    )
+    ap.add_argument(
+        "--score-kinds",
+        help="score only these injection kinds (the others: not measured), e.g. when the "
+        "rules run cover only part of a category",
     )
     ap.add_argument("--inventory-interval", type=int, default=60, help="gauge readings, s")
     ap.add_argument("--workers", type=int, default=2, help="simulator processes")
