@@ -666,7 +666,7 @@ def finish(
     stats = loaded["stats"]
     meta = {
         "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "run": "quick (--quick)" if args.quick else "full matrix",
+        "run": args.block or ("quick (--quick)" if args.quick else "full matrix"),
         "machine": f"this machine ({os.cpu_count()} cores, {platform.system()}, Python {platform.python_version()})",
         "stations": len(specs),
         "station_days": station_days,
@@ -686,7 +686,7 @@ def finish(
     report = render(scored, meta=meta, drive_stats=drive_stats, missing_engine=missing)
     print(report, flush=True)
     if args.record:
-        write_doc(report, "quick" if args.quick else "full")
+        write_doc(report, args.block or ("quick" if args.quick else "full"))
 
 
 def _costs(ran: dict[str, Any] | None) -> list[tuple[str, int, float]]:
@@ -735,6 +735,9 @@ def main() -> None:
         "--score-kinds",
         help="score only these injection kinds (the others: not measured), e.g. when the "
         "rules run cover only part of a category",
+    )
+    ap.add_argument(
+        "--block", help="name of this run's block in docs/detection.md (default: full / quick)"
     )
     ap.add_argument("--inventory-interval", type=int, default=60, help="gauge readings, s")
     ap.add_argument("--workers", type=int, default=2, help="simulator processes")
