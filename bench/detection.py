@@ -335,7 +335,7 @@ def render(
         lines += [f"Rules **not evaluated**: {meta['skipped_rules']}.", ""]
     if scored["unmeasured"]:
         lines += [
-            "Classes **not measured** (no rule of their categories ran): "
+            "Classes **not measured** (no rule that detects them ran): "
             + ", ".join(scored["unmeasured"])
             + ".",
             "",
