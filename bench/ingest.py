@@ -33,6 +33,13 @@ from paho.mqtt.enums import CallbackAPIVersion
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench._stack import (  # noqa: E402
+    CLOUD_PASSWORD,
+    CLOUD_USER,
+    cloud_env,
+    cpu_seconds,
+    spool_backlog,
+)
 from cloud.ingest.lineproto import record_line  # noqa: E402
 from cloud.provisioning import provision_gateway  # noqa: E402
 from cloud.registry.db import make_engine, make_sessionmaker, upgrade  # noqa: E402
@@ -42,19 +49,6 @@ from fuelwatch.stack.broker import PasswordFile, mosquitto_process, render_broke
 from fuelwatch.stack.influxdb import influxd_process  # noqa: E402
 from fuelwatch.stack.process import ManagedProcess, free_port  # noqa: E402
 from gateway.spool import Spool  # noqa: E402
-
-CLOUD_USER, CLOUD_PASSWORD = "fuelwatch-cloud", "bench-cloud"
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int | None) -> float:
-    if pid is None:
-        return 0.0
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 def reading(i: int) -> InventoryRecord:
@@ -233,15 +227,11 @@ def main() -> None:
             flush=True,
         )
 
-        env = {
-            "FUELWATCH_REGISTRY_URL": f"sqlite:///{state / 'registry.db'}",
-            "FUELWATCH_INFLUX_URL": url,
-            "FUELWATCH_INFLUX_DB": "fuelwatch",
-            "FUELWATCH_MQTT_PORT": str(files.port),
-            "FUELWATCH_MQTT_USERNAME": CLOUD_USER,
-            "FUELWATCH_MQTT_PASSWORD": CLOUD_PASSWORD,
-            "FUELWATCH_INGEST_STATS_INTERVAL": "2",
-        }
+        env = cloud_env(
+            registry_url=f"sqlite:///{state / 'registry.db'}",
+            influx_url=url,
+            mqtt_port=files.port,
+        )
         cli = [sys.executable, "-m", "fuelwatch.cli", "--log-level", "warning"]
         ingest = ManagedProcess(
             "ingest",
@@ -372,13 +362,6 @@ async def prefill(bundles: list, per_gateway: int) -> None:  # type: ignore[type
                 await spool.put(
                     "atg1", [reading(i) for i in range(start, min(per_gateway, start + 1000))]
                 )
-
-
-def spool_backlog(path: Path) -> int:
-    import sqlite3  # noqa: PLC0415
-
-    with sqlite3.connect(path) as db:
-        return int(db.execute("SELECT count(*) FROM records").fetchone()[0])
 
 
 def render(res: Results, args: argparse.Namespace) -> str:

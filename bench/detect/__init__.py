@@ -1,0 +1,1 @@
+"""The detection bench (bench/detection.py): scenario matrix, feed, scoring, report."""
