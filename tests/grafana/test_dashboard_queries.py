@@ -31,6 +31,7 @@ from tests.grafana.world import (
     World,
     build_world,
 )
+from tests.support.postgres import postgres_available, temporary_database
 from tests.support.services import Influx
 
 pytestmark = pytest.mark.postgres
@@ -40,10 +41,15 @@ CHOSEN = {"station": "BH0002"}  # the station the station and tax dashboards sho
 
 
 @pytest.fixture(scope="module")
-def world(
-    influx: Influx, postgres_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[World]:
-    with build_world(influx, postgres_url, tmp_path_factory.mktemp("grafana")) as w:
+def world(influx: Influx, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """In a database of its own: panels count every station, so no other test's may be there."""
+    why = postgres_available()
+    if why is not None:
+        pytest.skip(why)
+    with (
+        temporary_database() as url,
+        build_world(influx, url, tmp_path_factory.mktemp("grafana")) as w,
+    ):
         yield w
 
 
