@@ -2,7 +2,8 @@
 
 Starts InfluxDB and Mosquitto (the project's own configs) under a state folder, migrates the
 registry, provisions a few simulated stations exactly as a real one is provisioned, then runs
-one ingest worker and one gateway process per station. Prints where the data is and how to
+one ingest worker, the management API, the rule engine, the alert sender and one gateway
+process per station. Prints where the data is and how to
 query it, reports progress every few seconds, and stops everything cleanly on Ctrl-C.
 """
 
@@ -351,6 +352,20 @@ def run_demo(
             "FUELWATCH_API_BUNDLE_MQTT_PORT": str(ports.mqtt),
         },
     )
+    rules = ManagedProcess(
+        "rules",
+        [*cli, "cloud", "rules"],
+        log_file=logs / "rules.log",
+        ready=lambda: True,
+        env=env,
+    )
+    alerts = ManagedProcess(
+        "alerts",
+        [*cli, "cloud", "alerts"],
+        log_file=logs / "alerts.log",
+        ready=lambda: True,
+        env=env,
+    )
     gateways = [
         ManagedProcess(
             b.gateway,
@@ -375,6 +390,8 @@ def run_demo(
             (broker, f"Mosquitto on :{ports.mqtt}"),
             (ingest, "ingest worker"),
             (api, f"management API on {api_url}"),
+            (rules, "rule engine (warnings)"),
+            (alerts, "alert sender (MQTT alerts/v1/..., InfluxDB warning_event, webhooks)"),
         ):
             proc.start()
             started.append(proc)
@@ -391,6 +408,7 @@ def run_demo(
 Data is flowing. Where things are:
   InfluxDB   {url}  database '{DATABASE}' (InfluxQL over HTTP /query)
   MQTT       127.0.0.1:{ports.mqtt}  topics fuel/v1/<district>/<station>/<device>/<kind>
+             alerts on alerts/v1/<district>/<station>/<category> (docs/alerts.md)
   registry   {state / "registry.db"}
   API        {api_url}/docs  user '{DEMO_ADMIN}', password in {state / "admin.password"}
   gateways   {state / "gateways"}/<gateway>/gateway.yaml (spool and status.json beside it)

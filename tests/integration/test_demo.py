@@ -73,6 +73,10 @@ def test_demo_runs_on_real_protocols_and_stops_cleanly(tmp_path: Path) -> None:
     assert counts["gateway_status"] >= 2
     assert counts["rejected"] == 0
     assert "stopped." in out
+    assert "started rule engine" in out
+    assert "started alert sender" in out
+    for name in ("ingest", "api", "rules", "alerts"):
+        assert "Traceback" not in (state / "logs" / f"{name}.log").read_text(), name
     for log in (state / "logs").glob("gw-*.log"):
         text = log.read_text()
         assert "Traceback" not in text, log
