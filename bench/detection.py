@@ -74,6 +74,7 @@ from bench.detect.feed import (  # noqa: E402
 from bench.detect.matrix import MatrixConfig, StationSpec, build_matrix  # noqa: E402
 from bench.detect.report import category_table, judge_targets, kind_table  # noqa: E402
 from bench.detect.truth import Layout, station_period, trials  # noqa: E402
+from bench.report import record  # noqa: E402
 from cloud.accounts.service import create_api_key, create_user  # noqa: E402
 from cloud.api.app import create_app  # noqa: E402
 from cloud.provisioning import Bundle, provision_gateway  # noqa: E402
@@ -429,15 +430,7 @@ def render(
 
 def write_doc(report: str, run: str) -> None:
     """Replace this run's block (``full`` or ``quick``) in docs/detection.md."""
-    text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Detection\n"
-    start, end = f"<!-- bench/detection.py {run} -->", f"<!-- /bench/detection.py {run} -->"
-    block = f"{start}\n{report.strip()}\n{end}"
-    if start in text:
-        text = text.split(start)[0] + block + text.split(end, 1)[1]
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    DOC.write_text(text, encoding="utf-8")
-    say(f"recorded in {DOC}")
+    record(f"bench/detection.py {run}", report, DOC)
 
 
 # -- the run ----------------------------------------------------------------------------------

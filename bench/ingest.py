@@ -40,6 +40,7 @@ from bench._stack import (  # noqa: E402
     cpu_seconds,
     spool_backlog,
 )
+from bench.report import record  # noqa: E402
 from cloud.ingest.lineproto import record_line  # noqa: E402
 from cloud.provisioning import provision_gateway  # noqa: E402
 from cloud.registry.db import make_engine, make_sessionmaker, upgrade  # noqa: E402
@@ -387,16 +388,7 @@ InfluxDB 1.6.7, one ingest worker, {args.gateways} gateway processes, all on the
 
 
 def write_report(report: str) -> None:
-    doc = ROOT / "docs" / "performance.md"
-    text = doc.read_text() if doc.exists() else "# Performance\n"
-    start, end = "<!-- bench/ingest.py -->", "<!-- /bench/ingest.py -->"
-    block = f"{start}\n{report.strip()}\n{end}"
-    if start in text:
-        text = text.split(start)[0] + block + text.split(end, 1)[1]
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    doc.write_text(text)
-    print(f"recorded in {doc}")
+    record("bench/ingest.py", report)
 
 
 if __name__ == "__main__":
