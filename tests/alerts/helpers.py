@@ -154,6 +154,7 @@ class Receiver:
         self.fail_with: int | None = None
         self.received: list[Received] = []
         self.rejected: list[str] = []
+        self.incomplete = 0  # requests whose body ended early (the connection was cut)
         self.failed = 0
         self.failed_at: list[float] = []  # monotonic times of the failed answers
         self._lock = threading.Lock()
@@ -161,7 +162,12 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                length = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(length)
+                if len(body) < length:  # the sender died mid-request (kill -9): not a delivery
+                    with outer._lock:
+                        outer.incomplete += 1
+                    return
                 code = outer.handle(body, dict(self.headers.items()))
                 self.send_response(code)
                 self.send_header("Content-Length", "0")

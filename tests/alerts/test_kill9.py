@@ -31,6 +31,7 @@ pytestmark = pytest.mark.slow  # about a minute per backend
 
 WARNINGS = 1500
 BATCH = 50
+WEBHOOK_CONCURRENCY = 8
 
 
 def _process_env(env: StackEnv) -> dict[str, str]:
@@ -47,6 +48,7 @@ def _process_env(env: StackEnv) -> dict[str, str]:
         "FUELWATCH_ALERTS_CLIENT_ID": f"alerts-{uuid.uuid4().hex[:8]}",
         "FUELWATCH_ALERTS_BATCH_SIZE": str(BATCH),
         "FUELWATCH_ALERTS_WEBHOOK_BATCH_SIZE": str(BATCH),
+        "FUELWATCH_ALERTS_WEBHOOK_CONCURRENCY": str(WEBHOOK_CONCURRENCY),
         "FUELWATCH_ALERTS_POLL_INTERVAL": "0.05",
         "FUELWATCH_ALERTS_LEASE_SECONDS": "3",
         "FUELWATCH_ALERTS_STATS_INTERVAL": "2",
@@ -131,7 +133,10 @@ async def test_sigkill_mid_batch_loses_nothing(
     )
     assert mqtt_repeats <= BATCH  # at most the batch in flight at the kill
     assert hook_repeats <= BATCH
+    # every complete request verified; the kill can cut a POST between its headers and its
+    # body (seen in CI: 2 of the 8 in flight), which the receiver drops and the sender repeats
     assert receiver.rejected == []
+    assert receiver.incomplete <= WEBHOOK_CONCURRENCY
     with env.sessions() as s:
         statuses = dict(
             s.execute(
