@@ -9,7 +9,6 @@ because a re-written point overwrites itself.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -35,24 +34,15 @@ WEBHOOK_CONCURRENCY = 8
 
 
 def _process_env(env: StackEnv) -> dict[str, str]:
-    s = env.settings
-    return {
-        **os.environ,
-        "FUELWATCH_ENVIRONMENT": "test",
-        "FUELWATCH_REGISTRY_URL": s.registry_url,
-        "FUELWATCH_INFLUX_URL": s.influx_url,
-        "FUELWATCH_INFLUX_DB": s.influx_db,
-        "FUELWATCH_MQTT_PORT": str(s.mqtt.port),
-        "FUELWATCH_MQTT_USERNAME": s.mqtt.username,
-        "FUELWATCH_MQTT_PASSWORD": s.mqtt.password,
-        "FUELWATCH_ALERTS_CLIENT_ID": f"alerts-{uuid.uuid4().hex[:8]}",
-        "FUELWATCH_ALERTS_BATCH_SIZE": str(BATCH),
-        "FUELWATCH_ALERTS_WEBHOOK_BATCH_SIZE": str(BATCH),
-        "FUELWATCH_ALERTS_WEBHOOK_CONCURRENCY": str(WEBHOOK_CONCURRENCY),
-        "FUELWATCH_ALERTS_POLL_INTERVAL": "0.05",
-        "FUELWATCH_ALERTS_LEASE_SECONDS": "3",
-        "FUELWATCH_ALERTS_STATS_INTERVAL": "2",
-    }
+    return env.process_env(
+        FUELWATCH_ALERTS_CLIENT_ID=f"alerts-{uuid.uuid4().hex[:8]}",
+        FUELWATCH_ALERTS_BATCH_SIZE=str(BATCH),
+        FUELWATCH_ALERTS_WEBHOOK_BATCH_SIZE=str(BATCH),
+        FUELWATCH_ALERTS_WEBHOOK_CONCURRENCY=str(WEBHOOK_CONCURRENCY),
+        FUELWATCH_ALERTS_POLL_INTERVAL="0.05",
+        FUELWATCH_ALERTS_LEASE_SECONDS="3",
+        FUELWATCH_ALERTS_STATS_INTERVAL="2",
+    )
 
 
 def _not_done(env: StackEnv) -> int:

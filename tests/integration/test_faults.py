@@ -7,7 +7,6 @@ the stored records against what the gateway committed to its spool, record id by
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sqlite3
 import subprocess
@@ -190,19 +189,11 @@ async def test_gateway_sigkill_mid_flight(env: StackEnv) -> None:
 
 def ingest_process_env(env: StackEnv, client_id: str) -> dict[str, str]:
     s = env.settings
-    return {
-        **os.environ,
-        "FUELWATCH_ENVIRONMENT": "test",
-        "FUELWATCH_REGISTRY_URL": s.registry_url,
-        "FUELWATCH_INFLUX_URL": s.influx_url,
-        "FUELWATCH_INFLUX_DB": s.influx_db,
-        "FUELWATCH_MQTT_PORT": str(s.mqtt.port),
-        "FUELWATCH_MQTT_USERNAME": s.mqtt.username,
-        "FUELWATCH_MQTT_PASSWORD": s.mqtt.password,
-        "FUELWATCH_INGEST_GROUP": s.ingest_group,
-        "FUELWATCH_INGEST_DISTRICT": s.ingest_district,
-        "FUELWATCH_INGEST_CLIENT_ID": client_id,
-    }
+    return env.process_env(
+        FUELWATCH_INGEST_GROUP=s.ingest_group,
+        FUELWATCH_INGEST_DISTRICT=s.ingest_district,
+        FUELWATCH_INGEST_CLIENT_ID=client_id,
+    )
 
 
 def _ops(port: int, path: str) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -121,6 +122,21 @@ class StackEnv:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    def process_env(self, **extra: str) -> dict[str, str]:
+        """The environment of a ``fuelwatch cloud ...`` subprocess on this stack, plus ``extra``."""
+        s = self.settings
+        return {
+            **os.environ,
+            "FUELWATCH_ENVIRONMENT": "test",
+            "FUELWATCH_REGISTRY_URL": s.registry_url,
+            "FUELWATCH_INFLUX_URL": s.influx_url,
+            "FUELWATCH_INFLUX_DB": s.influx_db,
+            "FUELWATCH_MQTT_PORT": str(s.mqtt.port),
+            "FUELWATCH_MQTT_USERNAME": s.mqtt.username,
+            "FUELWATCH_MQTT_PASSWORD": s.mqtt.password,
+            **extra,
+        }
 
     def close(self) -> None:
         self.engine.dispose()
