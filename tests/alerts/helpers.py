@@ -28,8 +28,7 @@ from cloud.settings import CloudSettings
 from cloud.warnings.service import transition, upsert_warning
 from fuelwatch.mqtt import Message, MqttClient
 from fuelwatch.stack.alert_readers import set_alert_reader
-from fuelwatch.stack.broker import PasswordFile
-from tests.support.services import Broker, can_connect
+from tests.support.services import Broker
 
 
 def fast_settings(**overrides: Any) -> AlertSettings:
@@ -78,15 +77,7 @@ def make_warnings(
 def add_reader(broker: Broker, user: str, password: str, districts: list[str]) -> None:
     """A read-only alert recipient account on the running broker (ACL + password, SIGHUP)."""
     set_alert_reader(broker.files.acl_file, user, districts)
-    passwd = PasswordFile(broker.files.password_file)
-    passwd.set(user, password)
-    passwd.save()
-    broker.reload()
-    deadline = time.monotonic() + 10
-    while can_connect(broker.port, user, password) != 0:
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"broker did not accept {user}")
-        time.sleep(0.1)
+    broker.add_account(user, password)
 
 
 @dataclass

@@ -90,7 +90,7 @@ async def test_quiet_window_clears_and_recurrence_reopens(env: StackEnv) -> None
 
 async def test_rejections_without_a_registered_station_are_only_counted(env: StackEnv) -> None:
     a = env.provision("SG04")
-    env.broker.add_station("GHOST1", "ghost-password")  # a broker account, no registry row
+    env.broker.add_account("GHOST1", "ghost-password")  # a broker account, no registry row
     thresholds(env, REJECTED_DATA, min_rejections=1, window_seconds=60)
     thresholds(env, SIGNATURE_FAILURE, min_failures=1, window_seconds=60)
     tg = topic_of(env, "GHOST1")

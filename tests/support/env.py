@@ -92,7 +92,7 @@ class StackEnv:
             password_file=None,
             mqtt_port=self.broker.port,
         )
-        self.broker.add_station(station, bundle.mqtt_password)
+        self.broker.add_account(station, bundle.mqtt_password)
         data = yaml.safe_load(bundle.config_file.read_text())
         data = _merge(data, {"publish": {"status_interval": 5}} | (extra or {}))
         bundle.config_file.write_text(yaml.safe_dump(data))

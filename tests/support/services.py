@@ -74,15 +74,16 @@ class Broker:
     def kill(self) -> None:
         self.process.kill()
 
-    def add_station(self, station: str, password: str) -> None:
+    def add_account(self, user: str, password: str) -> None:
+        """Add a password account (a station, an alert reader), reload, wait until it works."""
         passwd = PasswordFile(self.files.password_file)
-        passwd.set(station, password)
+        passwd.set(user, password)
         passwd.save()
         self.reload()
         deadline = time.monotonic() + 10
-        while can_connect(self.port, station, password) != 0:
+        while can_connect(self.port, user, password) != 0:
             if time.monotonic() > deadline:
-                raise RuntimeError(f"broker did not accept {station} after reload")
+                raise RuntimeError(f"broker did not accept {user} after reload")
             time.sleep(0.1)
 
     def reload(self) -> None:
