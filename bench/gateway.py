@@ -11,7 +11,6 @@ running as in the demo. Samples the gateway's RSS and CPU time from /proc.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -22,6 +21,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench._stack import cpu_seconds  # noqa: E402
 from bench.report import record  # noqa: E402
 from cloud.provisioning import provision_gateway  # noqa: E402
 from cloud.registry.db import make_engine, make_sessionmaker, upgrade  # noqa: E402
@@ -29,13 +29,6 @@ from fuelwatch.demo import simulator_process, station_devices, station_ports  # 
 from fuelwatch.stack.broker import mosquitto_process, render_broker  # noqa: E402
 from fuelwatch.stack.influxdb import influxd_process  # noqa: E402
 from fuelwatch.stack.process import ManagedProcess, free_port  # noqa: E402
-
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 def rss_mb(pid: int) -> float:
