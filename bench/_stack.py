@@ -93,6 +93,9 @@ def cloud_env(
         "FUELWATCH_MQTT_USERNAME": CLOUD_USER,
         "FUELWATCH_MQTT_PASSWORD": CLOUD_PASSWORD,
         "FUELWATCH_INGEST_STATS_INTERVAL": str(stats_interval),
+        # The detection bench replays simulated months (sim scenarios start in 2025) through
+        # gateways registered today; ingest would refuse that history as implausible.
+        "FUELWATCH_INGEST_BEFORE_REGISTRATION_DAYS": "3650",
     }
 
 

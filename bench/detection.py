@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import multiprocessing
 import os
 import platform
 import re
@@ -31,14 +30,10 @@ import shutil
 import sys
 import tempfile
 import time
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-import httpx
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -46,12 +41,9 @@ sys.path.insert(0, str(ROOT))
 from bench._stack import (  # noqa: E402
     CLOUD_PASSWORD,
     CLOUD_USER,
-    cli,
     cloud_env,
     cpu_seconds,
-    influx_query,
     ingest_process,
-    spool_backlog,
     start_broker,
     start_influx,
 )
@@ -64,25 +56,14 @@ from bench.detect.drive import (  # noqa: E402
     select_rules,
     stats_from_json,
 )
-from bench.detect.feed import (  # noqa: E402
-    department_rows,
-    dispenser_bodies,
-    simulate_to_spool,
-    static_rows,
-    tank_bodies,
-)
+from bench.detect.load import Loader, clear_warnings, provision, say  # noqa: E402
 from bench.detect.matrix import MatrixConfig, StationSpec, build_matrix  # noqa: E402
-from bench.detect.report import category_table, judge_targets, kind_table  # noqa: E402
-from bench.detect.truth import Layout, station_period, trials  # noqa: E402
+from bench.detect.report import category_table, kind_table  # noqa: E402
+from bench.detect.roc import roc_table  # noqa: E402
+from bench.detect.scoring import score_run  # noqa: E402
 from bench.report import record  # noqa: E402
-from cloud.accounts.service import create_api_key, create_user  # noqa: E402
-from cloud.api.app import create_app  # noqa: E402
-from cloud.provisioning import Bundle, provision_gateway  # noqa: E402
-from cloud.registry.db import make_engine, make_sessionmaker, upgrade  # noqa: E402
-from cloud.settings import CloudSettings, MqttEndpoint  # noqa: E402
-from cloud.warnings.models import Warning_, WarningAttachment, WarningComment, WarningEvent  # noqa: E402
-from fuelwatch.sim.scenario import parse_scenario  # noqa: E402
-from fuelwatch.sim.station import Station  # noqa: E402
+from fuelwatch.cloud.common.settings import CloudSettings, MqttEndpoint  # noqa: E402
+from fuelwatch.cloud.store.db import make_engine, make_sessionmaker, upgrade  # noqa: E402
 from fuelwatch.stack.process import ManagedProcess  # noqa: E402
 
 DOC = ROOT / "docs" / "detection.md"
@@ -94,209 +75,6 @@ def parse_duration(text: str) -> timedelta:
         raise argparse.ArgumentTypeError(f"{text!r}: use e.g. 15m, 1h, 1d")
     d, h, mins = (int(g or 0) for g in m.groups())
     return timedelta(days=d, hours=h, minutes=mins)
-
-
-def say(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-# -- loading ----------------------------------------------------------------------------------
-
-
-class Loader:
-    """Provision, register, simulate into spools, drain through the pipeline."""
-
-    def __init__(self, args: argparse.Namespace, state: Path, specs: list[StationSpec]) -> None:
-        self.args, self.state, self.specs = args, state, specs
-        self.procs: list[ManagedProcess] = []
-        self.results: dict[str, dict[str, Any]] = {}
-        self.spooled = 0
-
-    async def register(self, sessions: Any, settings: CloudSettings, engine: Any) -> None:
-        with sessions.begin() as session:
-            admin = create_user(
-                session, username="detection-bench", department="platform_admin", role="admin"
-            )
-            _key, plain = create_api_key(session, admin, name="detection bench")
-        app = create_app(settings, engine=engine)
-        transport = httpx.ASGITransport(app=app)
-        self.api = httpx.AsyncClient(
-            transport=transport, base_url="http://api", headers={"X-API-Key": plain}, timeout=120
-        )
-        for spec in self.specs:
-            station = Station(parse_scenario(spec.scenario))
-            sid = spec.id
-            for tank, body in tank_bodies(station).items():
-                await self._call("PUT", f"/api/v1/stations/{sid}/tanks/{tank}", body)
-            for number, body in dispenser_bodies(station).items():
-                await self._call("PUT", f"/api/v1/stations/{sid}/dispensers/{number}", body)
-            nozzles = {n.number: n.dispenser for n in station.nozzles.values()}
-            start = datetime.fromtimestamp(station.scenario.start_ms / 1000, UTC)
-            await self._post_rows(static_rows(sid, start, nozzles))
-
-    async def _call(self, method: str, url: str, body: Any) -> None:
-        resp = await self.api.request(method, url, json=body)
-        if resp.status_code >= 300:
-            raise SystemExit(f"{method} {url}: {resp.status_code} {resp.text[:500]}")
-
-    async def _post_rows(self, datasets: dict[str, list[Any]]) -> None:
-        for dataset, rows in datasets.items():
-            for i in range(0, len(rows), 5000):
-                await self._call(
-                    "POST", f"/api/v1/department-data/{dataset}", {"rows": rows[i : i + 5000]}
-                )
-
-    def gateway(self, bundle: Bundle) -> ManagedProcess:
-        return ManagedProcess(
-            bundle.gateway,
-            [*cli(), "gateway", "run", "-c", str(bundle.config_file)],
-            log_file=self.state / "logs" / f"{bundle.gateway}.log",
-            ready=lambda: True,
-        ).start()
-
-    async def load(self, bundles: dict[str, Bundle], url: str) -> dict[str, Any]:
-        t0 = time.perf_counter()
-        ctx = multiprocessing.get_context("spawn")
-        pending: dict[str, Future[dict[str, Any]]] = {}
-        draining: dict[str, ManagedProcess] = {}
-        finished: set[str] = set()
-        cpu_sim = 0.0
-        with ProcessPoolExecutor(max_workers=self.args.workers, mp_context=ctx) as pool:
-            for spec in self.specs:
-                spool = bundles[spec.id].path / "spool" / "spool.db"
-                pending[spec.id] = pool.submit(simulate_to_spool, spec.scenario, str(spool))
-            last_report, last_stored, last_t = 0.0, 0, time.perf_counter()
-            while pending or draining:
-                for sid, fut in list(pending.items()):
-                    if fut.done():
-                        result = fut.result()
-                        del pending[sid]
-                        self.results[sid] = result
-                        self.spooled += result["records"]
-                        cpu_sim += result["wall_s"]
-                        await self._post_rows(department_rows(result))
-                        draining[sid] = self.gateway(bundles[sid])
-                for sid, proc in list(draining.items()):
-                    if spool_backlog(bundles[sid].path / "spool" / "spool.db") == 0:
-                        await asyncio.sleep(1.0)  # let the last PUBACKs land
-                        proc.stop()
-                        del draining[sid]
-                        finished.add(sid)
-                now = time.perf_counter()
-                if now - last_report >= 10:
-                    stored = stored_records(url)
-                    rate = (stored - last_stored) / (now - last_t) if now > last_t else 0
-                    backlog = sum(
-                        spool_backlog(bundles[s].path / "spool" / "spool.db") for s in draining
-                    )
-                    say(
-                        f"simulated {len(self.results)}/{len(self.specs)} stations, "
-                        f"spooled {self.spooled:,} records, in spools {backlog:,}, "
-                        f"stored {stored:,} ({rate:,.0f}/s), gateways draining {len(draining)}"
-                    )
-                    last_report, last_stored, last_t = now, stored, now
-                await asyncio.sleep(0.5)
-        # every spool is empty: wait for ingest to store what the broker still holds
-        deadline, stored, quiet = time.monotonic() + 600, 0, 0
-        while time.monotonic() < deadline:
-            now_stored = stored_records(url)
-            quiet = quiet + 1 if now_stored == stored else 0
-            stored = now_stored
-            if stored >= self.spooled and quiet >= 3:
-                break
-            await asyncio.sleep(2)
-        wall = time.perf_counter() - t0
-        rejected = influx_query(url, "fuelwatch", 'SELECT count("size") FROM "rejected"')
-        n_rejected = int(rejected[0]["values"][0][1]) if rejected else 0
-        say(
-            f"loaded {self.spooled:,} records in {wall:.0f} s ({self.spooled / wall:,.0f}/s "
-            f"end to end); ingest counted {stored:,} stored (incl. gateway status), "
-            f"{n_rejected} rejected"
-        )
-        return {
-            "records": self.spooled,
-            "stored": stored,
-            "rejected": n_rejected,
-            "wall_s": wall,
-            "sim_s": cpu_sim,
-        }
-
-
-def stored_records(url: str) -> int:
-    """Records ingest has stored, from its own counters (all workers, latest each)."""
-    try:
-        series = influx_query(
-            url,
-            "fuelwatch",
-            'SELECT last("accepted_records") FROM "ingest_stats" GROUP BY "worker"',
-        )
-    except (httpx.HTTPError, RuntimeError):
-        return 0
-    return sum(int(s["values"][0][1] or 0) for s in series)
-
-
-# -- scoring ----------------------------------------------------------------------------------
-
-
-def score_run(
-    specs: list[StationSpec],
-    results: dict[str, dict[str, Any]],
-    alarms: list[score.Alarm],
-    eval_from: timedelta,
-    evaluated: set[str] | None = None,
-    kinds: set[str] | None = None,
-) -> dict[str, Any]:
-    """``evaluated``: categories that had a rule running (None: all); trials of a class none
-    of whose categories ran are left out as not measured, not counted as missed."""
-    all_trials: list[score.Trial] = []
-    periods: list[score.StationPeriod] = []
-    outcomes: list[score.Outcome] = []
-    for spec in specs:
-        r = results[spec.id]
-        sc = parse_scenario(spec.scenario)
-        layout = Layout(
-            {n.nozzle: n.tank for d in sc.dispensers for n in d.nozzles},
-            {t.tank: t.product for t in sc.tanks},
-        )
-        metered = {
-            int(t): {int(h): v for h, v in hours.items()} for t, hours in r["metered"].items()
-        }
-        nominal = {int(k): (v[0], v[1]) for k, v in spec.nominal.items()}
-        mine = trials(spec.id, r["labels"], layout, metered, nominal)
-        start = r["start_ms"] + int(eval_from.total_seconds() * 1000)
-        period = station_period(
-            spec.id,
-            start_ms=start,
-            end_ms=r["end_ms"],
-            labels=r["labels"],
-            tanks=list(layout.tank_product),
-        )
-        periods.append(period)
-        all_trials += mine
-        outcomes += [score.judge_trial(t, alarms, evaluated_from_ms=start) for t in mine]
-    fa = score.false_alarms(periods, all_trials, alarms)
-    unmeasured = sorted(
-        {
-            o.trial.kind
-            for o in outcomes
-            if (kinds is not None and o.trial.kind not in kinds)
-            or (
-                evaluated is not None
-                and not (score.EXPECTATIONS[o.trial.kind].categories & evaluated)
-            )
-        }
-    )
-    outcomes = [o for o in outcomes if o.trial.kind not in unmeasured]
-    return {
-        "unmeasured": unmeasured,
-        "trials": all_trials,
-        "periods": periods,
-        "outcomes": outcomes,
-        "rows": score.rows(outcomes),
-        "fa": fa,
-        "pfa": score.leak_pfa(periods, alarms),
-        "verdicts": judge_targets(outcomes),
-    }
 
 
 def render(
@@ -322,6 +100,16 @@ def render(
         ),
         "",
     ]
+    if meta.get("cut"):
+        lines += [
+            (
+                f"**The engine run was cut at {meta['cut']}** (simulated clock): scored are the "
+                "alarms it raised up to then, the clean time before it, and the trials whose "
+                "horizon ended before it; later trials are left out, not counted as missed. "
+                "Per-rule costs and the ROC need the whole run and are not given."
+            ),
+            "",
+        ]
     if meta.get("rules"):
         lines += [f"Rules evaluated every {meta['step']}: {meta['rules']}.", ""]
     if meta.get("slow_rules"):
@@ -409,10 +197,19 @@ def render(
         lines.append("")
     lines += ["#### False alarms by rule", ""]
     if fa.by_rule:
-        lines += ["| rule | false alarms |", "|---|---|"]
-        lines += [f"| `{k}` | {v} |" for k, v in fa.by_rule.most_common()]
+        lines += ["| rule | false alarms | per 100 clean station-days |", "|---|---|---|"]
+        lines += [
+            f"| `{k}` | {v} | {100 * v / fa.clean_days:.2f} |" for k, v in fa.by_rule.most_common()
+        ]
     else:
-        lines.append("None in clean time.")
+        lines.append(f"None in {fa.clean_days:.0f} clean station-days.")
+    if meta.get("scores"):
+        lines += [
+            "",
+            "#### ROC of the wetstock rules (bench/detect/roc.py)",
+            "",
+            roc_table(meta["scores"], scored["trials"], scored["periods"]),
+        ]
     lines += [
         "",
         f"Unexplained alarms on fraud stations after their first injection (not in the rate): "
@@ -436,35 +233,6 @@ def write_doc(report: str, run: str) -> None:
 # -- the run ----------------------------------------------------------------------------------
 
 
-def clear_warnings(sessions: Any) -> None:
-    with sessions.begin() as session:
-        for model in (WarningAttachment, WarningComment, WarningEvent, Warning_):
-            session.query(model).delete()
-
-
-def provision(
-    specs: list[StationSpec], state: Path, sessions: Any, files: Any
-) -> dict[str, Bundle]:
-    bundles = {}
-    for spec in specs:
-        b = provision_gateway(
-            sessions,
-            district=spec.scenario["station"]["district"],
-            station=spec.id,
-            gateway=f"gw-{spec.id}",
-            out_dir=state / "gw" / spec.id,
-            password_file=files.password_file,
-            mqtt_port=files.port,
-            station_name=spec.scenario["station"]["name"],
-        )
-        data = yaml.safe_load(b.config_file.read_text(encoding="utf-8"))
-        data["devices"] = []
-        data["spool"]["synchronous"] = "normal"
-        b.config_file.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-        bundles[spec.id] = b
-    return bundles
-
-
 async def run(args: argparse.Namespace) -> None:
     cfg = (
         MatrixConfig.quick(inventory_interval_s=args.inventory_interval, seed=args.seed)
@@ -486,10 +254,14 @@ async def run(args: argparse.Namespace) -> None:
         loaded = json.loads(loaded_file.read_text(encoding="utf-8"))
         saved: list[score.Alarm] = (
             [score.Alarm(**a) for a in json.loads(alarms_file.read_text(encoding="utf-8"))]
-            if alarms_file.exists()
+            if alarms_file.exists() and not args.cut
             else []
         )
-        if not alarms_file.exists():
+        if args.cut:  # a run cut short: its alarms are in the registry, its stats are not
+            cut_engine = make_engine(f"sqlite:///{state / 'registry.db'}")
+            saved = read_alarms(make_sessionmaker(cut_engine))
+            cut_engine.dispose()
+        elif not alarms_file.exists():
             missing = missing or "no engine run saved in this state folder"
         drive_file = state / "drive.json"
         ran = json.loads(drive_file.read_text(encoding="utf-8")) if drive_file.exists() else None
@@ -584,6 +356,7 @@ async def run(args: argparse.Namespace) -> None:
             )
             alarms = read_alarms(sessions)
             alarms_file.write_text(json.dumps([asdict(a) for a in alarms]), encoding="utf-8")
+            (state / "scores.json").write_text(json.dumps(drive_stats.scores), encoding="utf-8")
             (state / "drive.json").write_text(
                 json.dumps(
                     {
@@ -653,9 +426,18 @@ def finish(
     ran: dict[str, Any] | None = None,
 ) -> None:
     """``ran``: the rules the engine evaluated (drive.json)."""
+    scores_file = Path(args.state) / "scores.json" if args.state else None
+    scores = (
+        json.loads(scores_file.read_text(encoding="utf-8"))
+        if scores_file is not None and scores_file.exists()
+        else (drive_stats.scores if drive_stats is not None else {})
+    )
     evaluated = set(ran["categories"]) if ran else None
     kinds = set(_patterns(args.score_kinds)) if args.score_kinds else None
-    scored = score_run(specs, loaded["results"], alarms, args.eval_from, evaluated, kinds)
+    until = int(datetime.fromisoformat(args.cut).timestamp() * 1000) if args.cut else None
+    scored = score_run(
+        specs, loaded["results"], alarms, args.eval_from, evaluated, kinds, until_ms=until
+    )
     stats = loaded["stats"]
     meta = {
         "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -675,6 +457,8 @@ def finish(
         "skipped_rules": ", ".join(f"`{r}`" for r in (ran or {}).get("skipped_rules", [])),
         "costs": _costs(ran),
         "categories": (ran or {}).get("categories", ["inventory_reconciliation"]),
+        "scores": scores,
+        "cut": args.cut,
     }
     report = render(scored, meta=meta, drive_stats=drive_stats, missing_engine=missing)
     print(report, flush=True)
@@ -731,6 +515,11 @@ def main() -> None:
     )
     ap.add_argument(
         "--block", help="name of this run's block in docs/detection.md (default: full / quick)"
+    )
+    ap.add_argument(
+        "--cut",
+        help="with --rescore: the engine run was cut at this ISO time (the registry's alarms, "
+        "clean time and trials up to it)",
     )
     ap.add_argument("--inventory-interval", type=int, default=60, help="gauge readings, s")
     ap.add_argument("--workers", type=int, default=2, help="simulator processes")

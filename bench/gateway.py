@@ -5,12 +5,17 @@ and POS pushes at simulated speed 1 (real time); one gateway process reads them 
 10 s, Modbus every 1 s, POS as pushed) and publishes to Mosquitto, with ingest and InfluxDB
 running as in the demo. Samples the gateway's RSS and CPU time from /proc.
 
-    python bench/gateway.py [--duration 300] [--record]
+    python bench/gateway.py [--duration 300] [--python PATH] [--record]
+
+``--python`` runs the gateway with another interpreter, e.g. the one of a venv that has only
+the station install (``pip install fuelwatch``): what a station box runs. Everything else
+(simulator, broker, ingest, InfluxDB) runs from this checkout.
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import tempfile
 import time
@@ -23,12 +28,12 @@ sys.path.insert(0, str(ROOT))
 
 from bench._stack import cpu_seconds  # noqa: E402
 from bench.report import record  # noqa: E402
-from cloud.provisioning import provision_gateway  # noqa: E402
-from cloud.registry.db import make_engine, make_sessionmaker, upgrade  # noqa: E402
-from fuelwatch.demo import simulator_process, station_devices, station_ports  # noqa: E402
+from fuelwatch.cloud.provisioning.service import provision_gateway  # noqa: E402
+from fuelwatch.cloud.store.db import make_engine, make_sessionmaker, upgrade  # noqa: E402
 from fuelwatch.stack.broker import mosquitto_process, render_broker  # noqa: E402
 from fuelwatch.stack.influxdb import influxd_process  # noqa: E402
 from fuelwatch.stack.process import ManagedProcess, free_port  # noqa: E402
+from fuelwatch.stack.stations import simulator_process, station_devices, station_ports  # noqa: E402
 
 
 def rss_mb(pid: int) -> float:
@@ -46,9 +51,35 @@ def count(url: str, measurement: str) -> int:
     return int(series[0]["values"][0][1]) if series else 0
 
 
+TARGET_MB = 50  # a station box's budget for the gateway process (issues 3 and 10)
+
+# What the gateway's interpreter has installed: the report says which install was measured.
+PROBE = """
+import importlib.metadata as md, importlib.util as u, sys
+dists = sorted({d.metadata["Name"].lower() for d in md.distributions()} - {"pip", "setuptools"})
+server = [m for m in ("fastapi", "sqlalchemy", "openpyxl", "uvicorn") if u.find_spec(m)]
+print(sys.prefix, len(dists), ",".join(server) or "-")
+"""
+
+
+def describe_install(python: str, *, cwd: Path) -> str:
+    out = subprocess.run(
+        [python, "-c", PROBE], capture_output=True, text=True, check=True, cwd=cwd
+    ).stdout.split()
+    count, server = out[1], out[2]
+    if server == "-":
+        return f"the station install (`pip install fuelwatch`: {count} distributions)"
+    return f"a venv with the server side too ({server}; {count} distributions)"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--duration", type=float, default=300.0)
+    ap.add_argument(
+        "--python",
+        default=sys.executable,
+        help="interpreter that runs the gateway (default: this one)",
+    )
     ap.add_argument("--record", action="store_true")
     args = ap.parse_args()
     state = Path(tempfile.mkdtemp(prefix="fw-gwbench-"))
@@ -74,6 +105,8 @@ def main() -> None:
         devices=station_devices(ports),
     )
     cli = [sys.executable, "-m", "fuelwatch.cli", "--log-level", "warning"]
+    gateway_cli = [args.python, *cli[1:]]
+    install = describe_install(args.python, cwd=state)
     env = {
         "FUELWATCH_REGISTRY_URL": registry,
         "FUELWATCH_INFLUX_URL": url,
@@ -94,9 +127,10 @@ def main() -> None:
     ]
     gateway = ManagedProcess(
         "gateway",
-        [*cli, "gateway", "run", "-c", str(bundle.config_file)],
+        [*gateway_cli, "gateway", "run", "-c", str(bundle.config_file)],
         log_file=logs / "gateway.log",
         ready=lambda: True,
+        cwd=state,  # `-m` puts the cwd first on sys.path: not this checkout, the venv's own
     )
     try:
         for p in procs:
@@ -129,16 +163,19 @@ def main() -> None:
         gateway.stop()
         for p in reversed(procs):
             p.stop()
+    steady = sorted(samples)[len(samples) // 2]
+    verdict = "met" if steady <= TARGET_MB else "missed"
     report = f"""
 ## Gateway footprint (bench/gateway.py)
 
 Measured {time.strftime("%Y-%m-%d")}: one gateway process for a 6-tank, 12-nozzle station at
 real-time rates (TLS-350 polled every 10 s, two Modbus dispenser collectors every 1 s, POS
-pushes), {elapsed:.0f} s after a 20 s warm-up, on this 2-core machine.
+pushes), {elapsed:.0f} s after a 20 s warm-up, on this 2-core machine. The gateway ran from
+{install}.
 
 | measure | result |
 |---|---|
-| RSS, steady (median of 5 s samples) | {sorted(samples)[len(samples) // 2]:.1f} MB |
+| RSS, steady (median of 5 s samples) | {steady:.1f} MB (target <= {TARGET_MB} MB: **{verdict}**) |
 | RSS, peak | {peak:.1f} MB |
 | CPU | {100 * cpu:.2f} % of one core |
 | records stored in the window | {", ".join(f"{k} {v}" for k, v in stored.items())} |

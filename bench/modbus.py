@@ -22,10 +22,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.report import record  # noqa: E402
+from fuelwatch.core.devices.modbus import ModbusConfig  # noqa: E402
+from fuelwatch.gateway.adapters.base import AdapterContext  # noqa: E402
+from fuelwatch.gateway.adapters.modbus import ModbusAdapter  # noqa: E402
 from fuelwatch.sim.servers.modbus import ModbusSimServer  # noqa: E402
 from fuelwatch.sim.state import NozzleSnapshot, StationSnapshot, TankSnapshot, TransactionSnapshot  # noqa: E402
-from gateway.adapters.base import AdapterContext  # noqa: E402
-from gateway.adapters.modbus import ModbusAdapter, ModbusConfig  # noqa: E402
 
 PROFILES = Path(__file__).resolve().parents[1] / "firmware_configs"
 T0 = 1_763_900_000_000

@@ -17,9 +17,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cloud.provisioning import provision_gateway  # noqa: E402
-from cloud.registry.db import make_engine, make_sessionmaker, upgrade  # noqa: E402
-from cloud.streaming import AcceptedSeen, RejectedSeen, StreamingChecker  # noqa: E402
+from fuelwatch.cloud.ingest.streaming import AcceptedSeen, RejectedSeen, StreamingChecker  # noqa: E402
+from fuelwatch.cloud.provisioning.service import provision_gateway  # noqa: E402
+from fuelwatch.cloud.store.db import make_engine, make_sessionmaker, upgrade  # noqa: E402
 
 GATEWAYS = 50
 

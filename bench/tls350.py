@@ -21,10 +21,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.report import record  # noqa: E402
+from fuelwatch.core.devices.tls350 import Tls350Config  # noqa: E402
+from fuelwatch.gateway.adapters.base import AdapterContext  # noqa: E402
+from fuelwatch.gateway.adapters.tls350.adapter import Tls350Adapter  # noqa: E402
 from fuelwatch.sim.servers.tls350 import Tls350Console, Tls350TcpServer  # noqa: E402
 from fuelwatch.sim.state import AlarmSnapshot, DeliverySnapshot, StationSnapshot, TankSnapshot  # noqa: E402
-from gateway.adapters.base import AdapterContext  # noqa: E402
-from gateway.adapters.tls350.adapter import Tls350Adapter, Tls350Config  # noqa: E402
 
 T0 = 1_763_900_000_000
 HOUR = 3_600_000

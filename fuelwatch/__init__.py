@@ -1,8 +1,16 @@
 """fuelwatch: supervision platform for retail fuel stations.
 
-Shared parts live here: the record model (``fuelwatch.records``), the wire protocol
-(``fuelwatch.wire``), the asyncio MQTT client (``fuelwatch.mqtt``) and the CLI. Station-side
-code is in the ``gateway`` package and the platform in ``cloud``.
+One namespace, folders as layers (docs/architecture.md):
+
+- ``fuelwatch.core`` (``core/``): records, wire protocol, MQTT client, config, retry policy;
+- ``fuelwatch.gateway`` (``gateway/``): the station side, on top of the core;
+- ``fuelwatch.cloud`` (``cloud/``): the server side, on top of the core;
+- ``fuelwatch.sim`` (``sim/``): the virtual station, on top of the core;
+- this package itself: the composition root (the CLI, the local stack, the demo).
+
+The top-level folders are mapped into the namespace by the links in ``fuelwatch/``.
 """
 
-__version__ = "0.1.0"
+from fuelwatch.core import __version__
+
+__all__ = ["__version__"]

@@ -9,11 +9,14 @@ query it, reports progress every few seconds, and stops everything cleanly on Ct
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
+import os
+import re
 import secrets
 import signal
-import socket
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -21,19 +24,38 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import click
 import httpx
-import yaml
 
-from cloud.provisioning import provision_gateway
-from cloud.registry.db import make_engine, make_sessionmaker, upgrade
+from fuelwatch.cloud.accounts.passwords import PolicyError, check_policy
+from fuelwatch.cloud.accounts.service import create_user
+from fuelwatch.cloud.provisioning.service import provision_gateway
+from fuelwatch.cloud.store.db import make_engine, make_sessionmaker, upgrade
+from fuelwatch.cloud.store.models.accounts import User
+from fuelwatch.core.clitools import user_errors
 from fuelwatch.stack.broker import mosquitto_process, render_broker
 from fuelwatch.stack.influxdb import influxd_process
 from fuelwatch.stack.process import ManagedProcess, ServiceError
+from fuelwatch.stack.stations import (
+    FRAUD,
+    RULES_AFTER_S,
+    port_free,
+    simulator_process,
+    station_devices,
+    station_ports,
+)
+from fuelwatch.stack.watch import WarningWatch
 
-__all__ = ["DemoPorts", "run_demo"]
+__all__ = ["GATEWAY_ENV", "DemoPorts", "api_env", "cli_argv", "cloud_env", "run_demo"]
 
 CLOUD_USER = "fuelwatch-cloud"
 DEMO_ADMIN = "admin"
+#: The three administrators (三员分立): user name -> (role, what that account does).
+DEMO_ADMINS = {
+    DEMO_ADMIN: ("system_admin", "runs the platform: stations, gateways, rules, alerts"),
+    "secadmin": ("security_admin", "accounts and API keys, nothing else"),
+    "auditor": ("audit_admin", "reads and verifies the audit log, nothing else"),
+}
 DATABASE = "fuelwatch"
 DISTRICTS = ("binhai", "jdz")
 MEASUREMENTS = (
@@ -54,21 +76,74 @@ class DemoPorts:
     influx_http: int = 18086
     influx_rpc: int = 18088
     api: int = 18080
+    stations: int = 18100  # station i's simulated devices: stations + 10 i + 1 ... + 4
 
 
 def _say(msg: str) -> None:
-    print(msg, flush=True)  # noqa: T201 - the demo talks to the person who started it
+    try:
+        print(msg, flush=True)  # noqa: T201 - the demo talks to the person who started it
+    except (BrokenPipeError, OSError):
+        # stdout is a closed pipe (`fw demo | tee log`, then Ctrl-C killed tee): go on quietly,
+        # above all with stopping every child
+        with contextlib.suppress(OSError):
+            sys.stdout = Path(os.devnull).open("w", encoding="utf-8")  # noqa: SIM115
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        # like the servers themselves: connections in TIME_WAIT from a last run don't count
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
+def _holder(port: int) -> str:
+    """Which process listens on ``port`` (from ``ss``), for the error message."""
+    try:
+        out = subprocess.run(
+            ["ss", "-Hltnp", f"sport = :{port}"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    found = re.search(r'\(\("([^"]+)",pid=(\d+)', out)
+    return f" by {found.group(1)} (pid {found.group(2)})" if found else ""
+
+
+#: what the demo adds to its own environment for a gateway process
+GATEWAY_ENV = {"PYTHONUNBUFFERED": "1"}
+
+
+def cli_argv() -> list[str]:
+    """How the demo starts every fuelwatch process: this interpreter, ``-m fuelwatch.cli``.
+
+    Its service tests start the shipped commands with exactly this (tests/processes/).
+    """
+    return [sys.executable, "-m", "fuelwatch.cli"]
+
+
+def cloud_env(
+    *, registry_url: str, influx_url: str, influx_db: str, mqtt_port: int, cloud_password: str
+) -> dict[str, str]:
+    """The ``FUELWATCH_*`` environment the demo gives its cloud services."""
+    return {
+        "FUELWATCH_ENVIRONMENT": "local",
+        "FUELWATCH_REGISTRY_URL": registry_url,
+        "FUELWATCH_INFLUX_URL": influx_url,
+        "FUELWATCH_INFLUX_DB": influx_db,
+        "FUELWATCH_MQTT_HOST": "127.0.0.1",
+        "FUELWATCH_MQTT_PORT": str(mqtt_port),
+        "FUELWATCH_MQTT_USERNAME": CLOUD_USER,
+        "FUELWATCH_MQTT_PASSWORD": cloud_password,
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def api_env(
+    cloud: dict[str, str], *, password_file: Path, attachments_dir: Path, mqtt_port: int
+) -> dict[str, str]:
+    """The management API's environment: the cloud's, and where provisioning writes."""
+    return {
+        **cloud,
+        "FUELWATCH_API_MQTT_PASSWORD_FILE": str(password_file),
+        "FUELWATCH_API_ATTACHMENTS_DIR": str(attachments_dir),
+        "FUELWATCH_API_BUNDLE_MQTT_PORT": str(mqtt_port),
+    }
 
 
 def _secret(state: Path, name: str) -> str:
@@ -80,110 +155,43 @@ def _secret(state: Path, name: str) -> str:
     return path.read_text(encoding="utf-8").strip()
 
 
-def _demo_admin(sessions: Any, password: str) -> None:
-    """The management API's first administrator (user ``admin``), made once."""
-    from cloud.accounts.models import User  # noqa: PLC0415
-    from cloud.accounts.service import create_user  # noqa: PLC0415
+def _admin_password(state: Path, name: str) -> str:
+    """Like ``_secret``, but always fitting the password policy (3 kinds of character)."""
+    path = state / name
+    if not path.exists():
+        password = secrets.token_urlsafe(18)
+        while _weak(password):
+            password = secrets.token_urlsafe(18)
+        path.write_text(password, encoding="utf-8")
+        path.chmod(0o600)
+    return path.read_text(encoding="utf-8").strip()
+
+
+def _weak(password: str) -> bool:
+    try:
+        check_policy(password, username="")
+    except PolicyError:
+        return True
+    return False
+
+
+def _demo_admins(sessions: Any, state: Path) -> None:
+    """The system, security and audit administrators, each made once with its own password
+    file. Only the server console makes administrators (the API cannot)."""
 
     with sessions.begin() as session:
-        if session.query(User).filter_by(username=DEMO_ADMIN).first() is None:
-            create_user(
-                session,
-                username=DEMO_ADMIN,
-                password=password,
-                department="platform_admin",
-                role="admin",
-                all_districts=True,
-                full_name="demo administrator",
-            )
-
-
-PRODUCTS = {
-    "92": {"kind": "gasoline", "tls_code": "1", "price": 7.52, "price_max": 7.90},
-    "95": {"kind": "gasoline", "tls_code": "2", "price": 8.03, "price_max": 8.43},
-    "98": {"kind": "gasoline", "tls_code": "3", "price": 8.91, "price_max": 9.36},
-    "0": {"kind": "diesel", "tls_code": "4", "price": 7.21, "price_max": 7.58},
-}
-TANK_PRODUCTS = ("92", "92", "95", "95", "98", "0")  # 6 tanks
-NOZZLE_TANKS = (1, 3, 2, 4, 1, 3, 2, 4, 5, 6, 6, 1)  # 12 nozzles on 6 dispensers
-
-
-@dataclass(frozen=True, slots=True)
-class StationPorts:
-    tls350: int
-    modbus: int  # dispenser collector for nozzles 1-6
-    modbus2: int  # and for nozzles 7-12 (one collector holds at most 8)
-    pos: int
-
-
-def station_ports(index: int, base: int = 18100) -> StationPorts:
-    port = base + 10 * index
-    return StationPorts(port + 1, port + 2, port + 3, port + 4)
-
-
-def station_scenario(*, station: str, district: str, index: int) -> dict[str, Any]:
-    """A 6-tank, 12-nozzle station starting now, running for 30 days in real time."""
-    start = datetime.now(tz=UTC).replace(microsecond=0)
-    return {
-        "station": {"id": station.lower(), "name": f"演示加油站 {station}", "district": district},
-        "seed": 100 + index,
-        "start": start.isoformat(),
-        "duration": "30d",
-        "speed": 1,
-        "products": PRODUCTS,
-        "tanks": [
-            {
-                "tank": i + 1,
-                "product": p,
-                "diameter_mm": 2500,
-                "length_mm": 5800,
-                "head_depth_mm": 450,
-                "initial_fill": 0.5 + 0.05 * i,
-            }
-            for i, p in enumerate(TANK_PRODUCTS)
-        ],
-        "dispensers": [
-            {
-                "dispenser": d + 1,
-                "nozzles": [
-                    {"nozzle": 2 * d + k + 1, "tank": NOZZLE_TANKS[2 * d + k]} for k in (0, 1)
-                ],
-            }
-            for d in range(6)
-        ],
-        "customers": {
-            "sales_per_day": 1500,
-            "product_mix": {"92": 0.45, "95": 0.3, "98": 0.05, "0": 0.2},
-        },
-    }
-
-
-def station_devices(ports: StationPorts) -> list[dict[str, Any]]:
-    """What the station's gateway reads: the same protocols as real station equipment."""
-    nozzle_products = {n + 1: TANK_PRODUCTS[t - 1] for n, t in enumerate(NOZZLE_TANKS)}
-    return [
-        {
-            "type": "tls350",
-            "id": "atg1",
-            "poll_interval": 10.0,
-            "transport": {"kind": "tcp", "host": "127.0.0.1", "port": ports.tls350},
-            "products": {v["tls_code"]: k for k, v in PRODUCTS.items()},
-        },
-        *(
-            {
-                "type": "modbus",
-                "id": f"disp{k + 1}",
-                "poll_interval": 1.0,
-                "profile": "taxcontrol_dispenser_collector.yaml",
-                "nozzles": 6,
-                "numbers": list(range(6 * k + 1, 6 * k + 7)),
-                "products": {n: p for n, p in nozzle_products.items() if 6 * k < n <= 6 * k + 6},
-                "transport": {"kind": "tcp", "host": "127.0.0.1", "port": port},
-            }
-            for k, port in enumerate((ports.modbus, ports.modbus2))
-        ),
-        {"type": "pos_push", "id": "pos", "host": "127.0.0.1", "port": ports.pos},
-    ]
+        for username, (role, _) in DEMO_ADMINS.items():
+            password = _admin_password(state, f"{username}.password")
+            if session.query(User).filter_by(username=username).first() is None:
+                create_user(
+                    session,
+                    username=username,
+                    password=password,
+                    department="platform_admin",
+                    role=role,
+                    all_districts=True,
+                    full_name=f"demo {role.replace('_', ' ')}",
+                )
 
 
 def _counts(url: str) -> dict[str, int]:
@@ -203,60 +211,6 @@ def _counts(url: str) -> dict[str, int]:
     return out
 
 
-def simulator_process(
-    cli: list[str],
-    state: Path,
-    logs: Path,
-    station: str,
-    district: str,
-    index: int,
-    run_tag: str,
-    ports: StationPorts | None = None,
-) -> ManagedProcess:
-    """``fuelwatch sim run`` for one station, serving the protocols its gateway reads."""
-    folder = state / "sim" / station
-    folder.mkdir(parents=True, exist_ok=True)
-    scenario = folder / "scenario.yaml"
-    scenario.write_text(
-        yaml.safe_dump(
-            station_scenario(station=station, district=district, index=index),
-            allow_unicode=True,
-            sort_keys=False,
-        ),
-        encoding="utf-8",
-    )
-    ports = ports or station_ports(index)
-    port_open = functools.partial(_port_open, ports.modbus)
-    return ManagedProcess(
-        f"sim-{station}",
-        [
-            *cli,
-            "sim",
-            "run",
-            str(scenario),
-            "--out",
-            str(folder / run_tag),
-            "--speed",
-            "1",
-            "--serve",
-            f"tls350:port={ports.tls350}",
-            "--serve",
-            f"modbus:port={ports.modbus},first=1,count=6",
-            "--serve",
-            f"modbus:port={ports.modbus2},first=7,count=6",
-            "--serve",
-            f"pos:url=http://127.0.0.1:{ports.pos}",
-        ],
-        log_file=logs / f"sim-{station}.log",
-        ready=port_open,
-        env={"PYTHONUNBUFFERED": "1"},
-    )
-
-
-def _port_open(port: int) -> bool:
-    return not _port_free(port)
-
-
 def _http_ok(url: str) -> bool:
     try:
         return httpx.get(url, timeout=2.0).status_code == 200
@@ -274,11 +228,13 @@ def run_demo(
     state = state_dir.resolve()
     logs = state / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    station_side = [p for i in range(stations) for p in dataclasses.astuple(station_ports(i))]
+    station_side = [
+        p for i in range(stations) for p in dataclasses.astuple(station_ports(i, ports.stations))
+    ]
     for port in (ports.mqtt, ports.influx_http, ports.influx_rpc, ports.api, *station_side):
-        if not _port_free(port):
+        if not port_free(port):
             raise ServiceError(
-                f"port {port} is in use: is another demo running? "
+                f"port {port} is in use{_holder(port)}: is another demo running? "
                 f"(stop it, or remove {state} after stopping it)"
             )
     if not 1 <= stations <= 50:
@@ -290,15 +246,14 @@ def run_demo(
     upgrade(engine)
     sessions = make_sessionmaker(engine)
     cloud_password = _secret(state, "cloud.password")
-    admin_password = _secret(state, "admin.password")
-    _demo_admin(sessions, admin_password)
+    _demo_admins(sessions, state)
     broker_files = render_broker(
         state / "broker", port=ports.mqtt, cloud_user=CLOUD_USER, cloud_password=cloud_password
     )
     bundles = []
     sims: list[ManagedProcess] = []
     run_tag = datetime.now(tz=UTC).strftime("%Y%m%dT%H%M%S")
-    cli = [sys.executable, "-m", "fuelwatch.cli"]
+    cli = cli_argv()
     for i in range(stations):
         district = DISTRICTS[i % len(DISTRICTS)]
         station = f"{district[:2].upper()}{i + 1:04d}"
@@ -311,23 +266,31 @@ def run_demo(
                 out_dir=state / "gateways" / f"gw-{station}",
                 password_file=broker_files.password_file,
                 mqtt_port=ports.mqtt,
-                devices=station_devices(station_ports(i)),
+                devices=station_devices(station_ports(i, ports.stations)),
             )
         )
-        sims.append(simulator_process(cli, state, logs, station, district, i, run_tag))
+        sims.append(
+            simulator_process(
+                cli,
+                state,
+                logs,
+                station,
+                district,
+                i,
+                run_tag,
+                station_ports(i, ports.stations),
+                fraud=i == 0,
+            )
+        )
     engine.dispose()
 
-    env = {
-        "FUELWATCH_ENVIRONMENT": "local",
-        "FUELWATCH_REGISTRY_URL": registry_url,
-        "FUELWATCH_INFLUX_URL": f"http://127.0.0.1:{ports.influx_http}",
-        "FUELWATCH_INFLUX_DB": DATABASE,
-        "FUELWATCH_MQTT_HOST": "127.0.0.1",
-        "FUELWATCH_MQTT_PORT": str(ports.mqtt),
-        "FUELWATCH_MQTT_USERNAME": CLOUD_USER,
-        "FUELWATCH_MQTT_PASSWORD": cloud_password,
-        "PYTHONUNBUFFERED": "1",
-    }
+    env = cloud_env(
+        registry_url=registry_url,
+        influx_url=f"http://127.0.0.1:{ports.influx_http}",
+        influx_db=DATABASE,
+        mqtt_port=ports.mqtt,
+        cloud_password=cloud_password,
+    )
     influx = influxd_process(
         state / "influxdb", http_port=ports.influx_http, rpc_port=ports.influx_rpc
     )
@@ -345,19 +308,20 @@ def run_demo(
         [*cli, "cloud", "api", "--port", str(ports.api)],
         log_file=logs / "api.log",
         ready=functools.partial(_http_ok, f"{api_url}/health"),
-        env={
-            **env,
-            "FUELWATCH_API_MQTT_PASSWORD_FILE": str(broker_files.password_file),
-            "FUELWATCH_API_ATTACHMENTS_DIR": str(state / "attachments"),
-            "FUELWATCH_API_BUNDLE_MQTT_PORT": str(ports.mqtt),
-        },
+        env=api_env(
+            env,
+            password_file=broker_files.password_file,
+            attachments_dir=state / "attachments",
+            mqtt_port=ports.mqtt,
+        ),
     )
     rules = ManagedProcess(
         "rules",
         [*cli, "cloud", "rules"],
         log_file=logs / "rules.log",
         ready=lambda: True,
-        env=env,
+        # judge a minute behind the feed instead of 15: the demo's fraud shows in minutes
+        env={**env, "FUELWATCH_RULES_HOLD_SECONDS": "60"},
     )
     alerts = ManagedProcess(
         "alerts",
@@ -372,12 +336,13 @@ def run_demo(
             [*cli, "gateway", "run", "-c", str(b.config_file)],
             log_file=logs / f"{b.gateway}.log",
             ready=lambda: True,
-            env={"PYTHONUNBUFFERED": "1"},
+            env=GATEWAY_ENV,
         )
         for b in bundles
     ]
     started: list[ManagedProcess] = []
     stop_requested = False
+    started_watch = False
 
     def request_stop(_sig: int, _frame: object) -> None:
         nonlocal stop_requested
@@ -390,7 +355,6 @@ def run_demo(
             (broker, f"Mosquitto on :{ports.mqtt}"),
             (ingest, "ingest worker"),
             (api, f"management API on {api_url}"),
-            (rules, "rule engine (warnings)"),
             (alerts, "alert sender (MQTT alerts/v1/..., InfluxDB warning_event, webhooks)"),
         ):
             proc.start()
@@ -404,13 +368,19 @@ def run_demo(
             f"and their gateway(s): " + ", ".join(f"{b.district}/{b.station}" for b in bundles)
         )
         url = f"http://127.0.0.1:{ports.influx_http}"
+        admins = "\n".join(
+            f"             {user:<9} {role:<15} {duty}"
+            for user, (role, duty) in DEMO_ADMINS.items()
+        )
         _say(f"""
 Data is flowing. Where things are:
   InfluxDB   {url}  database '{DATABASE}' (InfluxQL over HTTP /query)
   MQTT       127.0.0.1:{ports.mqtt}  topics fuel/v1/<district>/<station>/<device>/<kind>
              alerts on alerts/v1/<district>/<station>/<category> (docs/alerts.md)
   registry   {state / "registry.db"}
-  API        {api_url}/docs  user '{DEMO_ADMIN}', password in {state / "admin.password"}
+  console    {api_url}/console/  user '{DEMO_ADMIN}' (the system administrator)
+  API        {api_url}/docs  three administrators (三员), each password in {state}/<user>.password:
+{admins}
   gateways   {state / "gateways"}/<gateway>/gateway.yaml (spool and status.json beside it)
   logs       {logs}
 
@@ -425,8 +395,21 @@ Query it, for example:
 
 Stop with Ctrl-C.
 """)
+        _say(
+            f"  station {bundles[0].station} runs a fraud: nozzle {FRAUD['nozzle']}'s totalizer "
+            f"jumps {FRAUD['litres']} L {FRAUD['at']} after start; watch for its warning below"
+        )
+        watch = WarningWatch(registry_url, api_url, ports.mqtt, cloud_password)
+        watch.start()
+        started_watch = True
+        rules_at: float | None = time.monotonic() + RULES_AFTER_S
         deadline = time.monotonic() + duration if duration is not None else None
         while not stop_requested and (deadline is None or time.monotonic() < deadline):
+            if rules_at is not None and time.monotonic() >= rules_at:
+                rules.start()
+                started.append(rules)
+                rules_at = None
+                _say(f"  started rule engine (warnings) (pid {rules.pid})")
             time.sleep(min(5.0, max(0.1, (deadline - time.monotonic()) if deadline else 5.0)))
             for proc in started:
                 if not proc.running():
@@ -435,11 +418,45 @@ Stop with Ctrl-C.
                     )
             counts = _counts(url)
             _say("  stored: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+            for line in watch.news():
+                _say(line)
     except KeyboardInterrupt:
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if started_watch:
+            watch.stop()
         _say("stopping ...")
         for proc in reversed(started):
             proc.stop()
         _say(f"stopped. State kept in {state}; run `fuelwatch demo` again to continue.")
+
+
+@click.command("demo")
+@click.option(
+    "--state-dir", type=click.Path(path_type=Path), default=Path(".fuelwatch"), show_default=True
+)
+@click.option("--stations", default=3, show_default=True, help="simulated stations")
+@click.option(
+    "--duration",
+    type=float,
+    default=None,
+    help="stop after this many seconds (default: until Ctrl-C)",
+)
+@click.option(
+    "--ports",
+    "port_list",
+    default=None,
+    help="MQTT,InfluxDB,InfluxDB-RPC,API,stations-base ports "
+    "(default 18830,18086,18088,18080,18100)",
+)
+@user_errors
+def demo(state_dir: Path, stations: int, duration: float | None, port_list: str | None) -> None:
+    """Run the whole local stack: broker, InfluxDB, cloud services and simulated stations."""
+    ports = DemoPorts()
+    if port_list:
+        try:
+            ports = DemoPorts(*(int(p) for p in port_list.split(",")))
+        except (TypeError, ValueError) as exc:
+            raise ServiceError(f"--ports wants five port numbers: {exc}") from exc
+    run_demo(state_dir=state_dir, stations=stations, duration=duration, ports=ports)

@@ -12,13 +12,14 @@ from typing import Any
 import click
 import pytest
 import yaml
+from pydantic import BaseModel
 from pydantic_settings import BaseSettings
 
-from cloud.alerts.settings import AlertSettings
-from cloud.grafana.sync.config import GrafanaSettings
-from cloud.settings import ApiSettings, CloudSettings, MqttEndpoint
 from fuelwatch.cli import main
-from gateway.settings import load_gateway_config
+from fuelwatch.cloud.alerts.settings import AlertSettings
+from fuelwatch.cloud.common.settings import ApiSettings, CloudSettings, MqttEndpoint
+from fuelwatch.cloud.grafana.sync.config import GrafanaSettings
+from fuelwatch.gateway.settings import load_gateway_config
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -94,7 +95,16 @@ def test_every_secret_comes_from_env_example() -> None:
 
 def _known_variables() -> set[str]:
     def names(model: type[BaseSettings], prefix: str) -> set[str]:
-        return {prefix + f.upper() for f in model.model_fields}
+        out = set()
+        for name, field in model.model_fields.items():
+            out.add(prefix + name.upper())
+            # A nested section (a retry policy) is NAME__FIELD; nested BaseSettings (mqtt, api)
+            # read their own prefix instead.
+            sub = field.annotation
+            nested = isinstance(sub, type) and issubclass(sub, BaseModel)
+            if nested and not issubclass(sub, BaseSettings):
+                out |= {f"{prefix}{name.upper()}__{f.upper()}" for f in sub.model_fields}
+        return out
 
     return (
         names(CloudSettings, "FUELWATCH_")
@@ -110,6 +120,15 @@ def test_fuelwatch_variables_are_settings(service: str) -> None:
     env = SERVICES[service].get("environment", {})
     unknown = sorted(k for k in env if k.startswith("FUELWATCH_") and k not in _known_variables())
     assert unknown == []
+
+
+def test_retry_variables_in_the_docs_are_the_settings() -> None:
+    """docs/deploy.md lists every retry section of the cloud services, and only those."""
+    doc = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"`(FUELWATCH_\w+_RETRY)__\*`", doc))
+    sections = {v.removesuffix("__CAP") for v in _known_variables() if v.endswith("_RETRY__CAP")}
+    assert documented == sections
+    assert "FUELWATCH_ALERTS_WEBHOOK_RETRY__MAX_ATTEMPTS" in _known_variables()
 
 
 def test_services_restart_and_report_health() -> None:
@@ -164,16 +183,34 @@ def test_sim_gateway_config_is_valid() -> None:
 
 def test_dockerfile_copies_what_exists_and_extras_are_real() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
-    for source in re.findall(r"^COPY (\S+)", dockerfile, flags=re.MULTILINE):
-        assert (ROOT / source).exists(), source
+    for line in re.findall(r"^COPY (.+)$", dockerfile, flags=re.MULTILINE):
+        for source in line.split()[:-1]:
+            assert (ROOT / source).exists(), source
+    # every link in src/ and fuelwatch/ must have its folder copied, or the image's package is
+    # broken
+    copied = set(re.findall(r"^COPY (\S+) \./\1$", dockerfile, flags=re.MULTILINE))
+    for link in [*(ROOT / "src").iterdir(), *(ROOT / "fuelwatch").iterdir()]:
+        if link.is_symlink():
+            assert link.parent.name in copied, f"Dockerfile does not COPY {link.parent.name}"
+            assert link.readlink().name in copied, f"Dockerfile does not COPY {link.readlink()}"
+    default = re.search(r"^ARG EXTRAS=(\S+)$", dockerfile, flags=re.MULTILINE)
+    assert default is not None, "the Dockerfile declares no EXTRAS default"
     extras = set(
         tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     )
-    for name, s in SERVICES.items():
-        build = s.get("build")
-        if isinstance(build, dict):
-            wanted = set(build.get("args", {}).get("EXTRAS", "postgres").split(","))
-            assert wanted <= extras, f"{name}: unknown extras {wanted - extras}"
+    images = {"Dockerfile": default.group(1)} | {
+        name: s["build"].get("args", {}).get("EXTRAS", default.group(1))
+        for name, s in SERVICES.items()
+        if isinstance(s.get("build"), dict)
+    }
+    for name, value in images.items():
+        wanted = set(value.split(","))
+        assert wanted <= extras, f"{name}: unknown extras {wanted - extras}"
+        # every image runs server-side commands (the sim profile provisions its gateway too)
+        assert "cloud" in wanted, f"{name}: an image without the [cloud] extra"
+        # ingest must verify every algorithm a gateway may be provisioned with (SM2: [gm])
+        assert "gm" in wanted, f"{name}: an image that cannot verify SM2 (国密) gateways"
+    assert "-c constraints.txt" in dockerfile, "the image must install the pinned versions"
 
 
 def test_grafana_sync_reads_the_mounted_config() -> None:

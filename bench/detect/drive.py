@@ -1,6 +1,6 @@
 """Drive the rule engine over stored history on a simulated clock, then read its alarms.
 
-The engine (``cloud.rules.engine.RuleEngine``, the rules issue's contract) queries only data
+The engine (``fuelwatch.cloud.rules.engine.RuleEngine``, the rules issue's contract) queries only data
 with time <= ``now``, so stepping ``now`` forward over a month already in InfluxDB is causal:
 at each step it sees what it would have seen live. ``run_due(now)`` evaluates the rules
 whose own schedule is due; the bench steps at least as finely as the finest schedule.
@@ -24,10 +24,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bench.detect.roc import ROC_RULES
 from bench.detect.score import Alarm
-from cloud.settings import CloudSettings
-from cloud.warnings.models import Warning_, WarningEvent
-from cloud.warnings.service import ENGINE_ACTOR
+from fuelwatch.cloud.common.settings import CloudSettings
+from fuelwatch.cloud.store.models.warnings import Warning_, WarningEvent
+from fuelwatch.cloud.warnings.service import ENGINE_ACTOR
 
 __all__ = [
     "DriveStats",
@@ -42,13 +43,13 @@ LOGGER = logging.getLogger(__name__)
 
 
 def engine_available() -> str | None:
-    """None when ``cloud.rules.engine.RuleEngine`` can be imported, else why not."""
+    """None when ``fuelwatch.cloud.rules.engine.RuleEngine`` can be imported, else why not."""
     try:
-        module = importlib.import_module("cloud.rules.engine")
+        module = importlib.import_module("fuelwatch.cloud.rules.engine")
     except ImportError as exc:
-        return f"cloud.rules.engine cannot be imported ({exc})"
+        return f"fuelwatch.cloud.rules.engine cannot be imported ({exc})"
     if not hasattr(module, "RuleEngine"):
-        return "cloud.rules.engine has no RuleEngine"
+        return "fuelwatch.cloud.rules.engine has no RuleEngine"
     return None
 
 
@@ -62,6 +63,8 @@ class DriveStats:
     first_errors: dict[str, str] = field(default_factory=dict)
     rule_ms: Counter[str] = field(default_factory=Counter)
     runs: Counter[str] = field(default_factory=Counter)
+    #: rule -> [evaluation ms, station, subject, score] of the ROC rules (bench/detect/roc.py)
+    scores: dict[str, list[list[Any]]] = field(default_factory=dict)
 
 
 def stats_from_json(data: dict[str, Any]) -> DriveStats:
@@ -91,12 +94,18 @@ def _results(report: Any) -> list[Any]:
 
 
 def _account(stats: DriveStats, report: Any) -> None:
+    now_ms = int(report.now.timestamp() * 1000)
     for r in _results(report):
         rule = str(getattr(r, "rule_id", None) or getattr(r, "id", None) or getattr(r, "rule", "?"))
         stats.evaluations += 1
         stats.fired[rule] += len(getattr(r, "fired", None) or [])
         stats.rule_ms[rule] += int(getattr(r, "duration_ms", 0) or 0)
         stats.runs[rule] += 1
+        if rule in ROC_RULES:
+            stats.scores.setdefault(rule, []).extend(
+                [now_ms, station, subject, value]
+                for (station, subject), value in getattr(r, "scores", {}).items()
+            )
         error = getattr(r, "error", None)
         if error:
             stats.errors[rule] += 1
@@ -106,7 +115,7 @@ def _account(stats: DriveStats, report: Any) -> None:
 def select_rules(include: list[str], exclude: list[str]) -> list[Any]:
     """The engine's rule definitions whose id matches an ``include`` pattern (fnmatch; none
     given = all) and no ``exclude`` pattern."""
-    definition = importlib.import_module("cloud.rules.definition")
+    definition = importlib.import_module("fuelwatch.cloud.rules.definition")
     rules = definition.load_definitions()
     return [
         d
@@ -130,7 +139,7 @@ async def drive(
     """Step ``now`` from ``start`` to ``end``: ``rules`` by ``run_due`` every ``step``;
     ``slow`` rules (too costly to evaluate on their own schedule here) by ``run_due`` only
     every ``slow_step``, so on at most that clock."""
-    engine_module = importlib.import_module("cloud.rules.engine")
+    engine_module = importlib.import_module("fuelwatch.cloud.rules.engine")
     engine = engine_module.RuleEngine.from_settings(settings, definitions=rules)
     slow_engine = (
         engine_module.RuleEngine.from_settings(settings, definitions=slow) if slow else None

@@ -23,12 +23,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from fuelwatch.records import BaseRecord, PosSaleRecord, TransactionRecord
+from fuelwatch.core.records import BaseRecord, PosSaleRecord, TransactionRecord
+from fuelwatch.gateway.spool import Spool
 from fuelwatch.sim.events import StationEvent, WaybillEvent
 from fuelwatch.sim.offline import gateway_records
 from fuelwatch.sim.scenario import parse_scenario
 from fuelwatch.sim.station import Station
-from gateway.spool import Spool
 
 __all__ = [
     "department_rows",

@@ -14,7 +14,7 @@ from bench.detect.score import (
     Row,
     wilson_lower,
 )
-from cloud.warnings.categories import LABELS, Category
+from fuelwatch.cloud.common.categories import LABELS, Category
 
 __all__ = ["TARGETS", "Target", "Verdict", "category_table", "judge_targets", "kind_table"]
 
@@ -37,7 +37,7 @@ TARGETS = (
         1.0,
         0.95,
     ),
-    Target("leak 0.76 L/h (0.2 gal/h) within 30 days, Pd >= 95 %", ("leak",), 0.76, 0.95),
+    Target("leak 0.76 L/h (0.2 gal/h) within 7 days, Pd >= 95 %", ("leak",), 0.76, 0.95),
     Target(
         "unregistered delivery >= 500 L within 1 hour, Pd >= 99 %",
         ("unregistered_delivery",),
@@ -104,7 +104,7 @@ def judge_targets(outcomes: Sequence[Outcome]) -> list[Verdict]:
 
 def kind_table(rows: Sequence[Row]) -> str:
     lines = [
-        "| class | magnitude | trials | detected | Pd | Pd 95 % lower | time to detect median / max | late | masked | realised | detected by |",
+        "| class | magnitude | trials | detected | Pd | Pd 95 % lower | time to detect median / 95th pct | late | masked | realised | detected by |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
@@ -113,7 +113,7 @@ def kind_table(rows: Sequence[Row]) -> str:
         horizon = _fmt_h(EXPECTATIONS[r.kind].horizon_ms / HOUR_MS)
         lines.append(
             f"| {r.kind} (≤ {horizon}) | {_fmt_num(r.magnitude)} {r.unit} | {r.n} | {r.detected} | "
-            f"{r.pd:.0%} | {r.pd_lower:.0%} | {_fmt_h(r.ttd_median_h)} / {_fmt_h(r.ttd_max_h)} | "
+            f"{r.pd:.0%} | {r.pd_lower:.0%} | {_fmt_h(r.ttd_median_h)} / {_fmt_h(r.ttd_p95_h)} | "
             f"{r.late} | {r.masked} | {realized} | {by or '–'} |"
         )
     return "\n".join(lines)

@@ -96,7 +96,9 @@ def trials(
                 kind=str(label["kind"]),
                 magnitude=float(magnitude),
                 unit=unit,
-                start_ms=int(label["start"]),
+                # hidden sales are a Poisson draw: a day may pass before the first one, which no
+                # one can see; the clock starts when the first litre is hidden
+                start_ms=int((label.get("effect") or {}).get("first_ms") or label["start"]),
                 end_ms=int(label["end"]),
                 subjects=layout.subjects(label),
                 detectable=_detectable(label),

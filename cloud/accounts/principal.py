@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, false, or_, true
 
-from cloud.accounts.models import User
-from cloud.accounts.roles import Permission, Role, permissions_of
+from fuelwatch.cloud.accounts.roles import ADMIN_ROLES, Permission, Role, permissions_of
+from fuelwatch.cloud.store.models.accounts import User
 
 __all__ = ["Principal"]
 
@@ -29,7 +29,7 @@ class Principal:
         role = Role(user.role)
         if user.station_id is not None:
             districts: frozenset[str] | None = frozenset()
-        elif user.all_districts or role is Role.ADMIN:
+        elif user.all_districts or role in ADMIN_ROLES:
             districts = None
         else:
             districts = frozenset(user.districts)

@@ -3,6 +3,14 @@
 A role decides *actions*; a user's scope (districts, or one station) decides *rows*. Both are
 checked on every request: an action outside the role is 403, a row outside the scope is
 indistinguishable from a row that does not exist (404, or absent from a list).
+
+Separation of duties (三员分立, MLPS level 3): three administrators whose powers do not
+overlap. The *system administrator* runs the platform (registry, provisioning, rules, alert
+subscriptions, department data) but manages no account and reads no audit log; the *security
+administrator* manages accounts and API keys and nothing else; the *audit administrator*
+reads and verifies the audit log and nothing else. Administrator accounts themselves are
+made and changed only on the server (``fuelwatch cloud create-user``), never through the API,
+so the security administrator cannot make itself (or anyone) an auditor or system admin.
 """
 
 from __future__ import annotations
@@ -10,6 +18,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 __all__ = [
+    "ADMIN_ROLES",
     "DATASET_DEPARTMENTS",
     "ROLE_PERMISSIONS",
     "Department",
@@ -49,23 +58,32 @@ class Permission(StrEnum):
     USER_MANAGE = "user.manage"
     AUDIT_READ = "audit.read"
     ALERT_MANAGE = "alert.manage"  # webhook subscriptions, deliveries, dead letters
+    SYSTEM_MONITOR = "system.monitor"  # /metrics and the detail of /health
 
 
 class Role(StrEnum):
-    ADMIN = "admin"  # platform administrator
+    SYSTEM_ADMIN = "system_admin"  # 系统管理员: runs the platform, no accounts, no audit
+    SECURITY_ADMIN = "security_admin"  # 安全管理员: accounts and keys only
+    AUDIT_ADMIN = "audit_admin"  # 审计管理员: the audit log only
     DEVICE_MANAGER = "device_manager"  # stations, gateways, devices, provisioning
     SUPERVISOR = "supervisor"  # department leader: handles and escalates, edits rules
     OFFICER = "officer"  # district officer: handles warnings, imports department data
     VIEWER = "viewer"  # read-only, sensitive fields masked
     IMPORTER = "importer"  # machine feed of a department: imports its data
     STATION = "station"  # station portal user
+    MONITOR = "monitor"  # machine account of the monitoring system (Prometheus): metrics only
 
 
 P = Permission
 _READ = {P.REGISTRY_READ, P.DEPARTMENT_READ, P.WARNING_READ, P.RULE_READ, P.SUPERVISION_READ}
 
+#: Made and changed only on the server console; scope: every district.
+ADMIN_ROLES = frozenset({Role.SYSTEM_ADMIN, Role.SECURITY_ADMIN, Role.AUDIT_ADMIN})
+
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.ADMIN: frozenset(Permission),
+    Role.SYSTEM_ADMIN: frozenset(Permission) - {P.USER_MANAGE, P.AUDIT_READ},
+    Role.SECURITY_ADMIN: frozenset({P.USER_MANAGE}),
+    Role.AUDIT_ADMIN: frozenset({P.AUDIT_READ}),
     Role.DEVICE_MANAGER: frozenset(
         {P.REGISTRY_READ, P.REGISTRY_WRITE, P.GATEWAY_PROVISION, P.SUPERVISION_READ}
     ),
@@ -92,6 +110,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.VIEWER: frozenset(_READ),
+    Role.MONITOR: frozenset({P.SYSTEM_MONITOR}),
     Role.IMPORTER: frozenset({P.REGISTRY_READ, P.DEPARTMENT_READ, P.DEPARTMENT_IMPORT}),
     Role.STATION: frozenset(
         {

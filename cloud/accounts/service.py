@@ -1,10 +1,18 @@
 """Users, passwords, tokens and API keys: everything about logging in, with no HTTP.
 
-Passwords are hashed with argon2id. ``lockout_threshold`` failed logins in a row lock the
-account for ``lockout_minutes``; while locked, even the right password is refused. Access
-tokens are short-lived HS256 JWTs; refresh tokens are JWTs too, but each is recorded and can
-be spent once: refreshing returns a new pair, and a spent refresh token presented again
-revokes its whole family (someone replayed a stolen token).
+Passwords are hashed with argon2id and must fit the policy of ``passwords.py``.
+``lockout_threshold`` failed logins in a row lock the account for ``lockout_minutes``; while
+locked, even the right password is refused. Each attempt *reserves* its try with one atomic
+``UPDATE ... SET failed_logins = failed_logins + 1`` before the password is checked, so
+concurrent guesses cannot check more than ``lockout_threshold`` passwords per lock.
+
+Access tokens are short-lived HS256 JWTs; refresh tokens are JWTs too, but each is recorded
+and can be spent once: refreshing returns a new pair, and a spent refresh token presented
+again revokes its whole family (someone replayed a stolen token). Spending is one atomic
+``UPDATE ... WHERE used_at IS NULL``, so concurrent refreshes with one token yield one pair.
+A family (a login session, claim ``sid`` of its access tokens) with any revoked token is
+dead: its refresh tokens and its access tokens are refused from then on (logout, replay,
+password change).
 """
 
 from __future__ import annotations
@@ -18,15 +26,21 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import jwt
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
-from cloud.accounts.models import ApiKey, RefreshToken, User, UserDistrict
-from cloud.accounts.roles import Department, Role
-from cloud.registry.models import District, Station, utcnow
-from cloud.settings import ApiSettings
+from fuelwatch.cloud.accounts import passwords
+from fuelwatch.cloud.accounts.roles import ADMIN_ROLES, Department, Role
+from fuelwatch.cloud.common.settings import ApiSettings
+from fuelwatch.cloud.store.models.accounts import (
+    ApiKey,
+    PasswordHistory,
+    RefreshToken,
+    User,
+    UserDistrict,
+)
+from fuelwatch.cloud.store.models.registry import District, Station
+from fuelwatch.core.timeutil import utcnow
 
 __all__ = [
     "AccountError",
@@ -46,9 +60,10 @@ __all__ = [
 
 ALGORITHM = "HS256"
 API_KEY_PREFIX = "fwk_"
-MIN_PASSWORD = 10
-_HASHER = PasswordHasher()  # argon2id, RFC 9106 low-memory profile
-_DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))  # equal work for unknown user names
+_DUMMY_HASH = passwords.hash_password(secrets.token_urlsafe(16))  # equal work when refused
+#: One answer for every refused login - wrong password, unknown name, locked, disabled - so
+#: the answer does not tell whether a user name exists (the audit log keeps the reason).
+LOGIN_REFUSED = "incorrect user name or password, or the account is locked for a while"
 
 
 class AccountError(ValueError):
@@ -58,7 +73,7 @@ class AccountError(ValueError):
 class AuthError(Exception):
     """Credentials refused. ``reason`` is for the audit log; users see one message."""
 
-    def __init__(self, reason: str, message: str = "incorrect user name or password") -> None:
+    def __init__(self, reason: str, message: str = LOGIN_REFUSED) -> None:
         super().__init__(message)
         self.reason = reason
 
@@ -70,10 +85,13 @@ class TokenPair:
     expires_in: int  # seconds the access token is valid
 
 
-def hash_password(password: str) -> str:
-    if len(password) < MIN_PASSWORD:
-        raise AccountError(f"password must have at least {MIN_PASSWORD} characters")
-    return _HASHER.hash(password)
+def hash_password(password: str, *, username: str, previous: tuple[str, ...] = ()) -> str:
+    """Hash a password that fits the policy, else ``AccountError`` naming the rule."""
+    try:
+        passwords.check_policy(password, username=username, previous=previous)
+    except passwords.PolicyError as exc:
+        raise AccountError(str(exc)) from exc
+    return passwords.hash_password(password)
 
 
 def create_user(
@@ -102,21 +120,21 @@ def create_user(
         raise AccountError("a station user's scope is its station; give no districts")
     if station is not None and session.get(Station, station) is None:
         raise AccountError(f"station {station} is not registered")
-    if role is Role.ADMIN and department is not Department.PLATFORM_ADMIN:
-        raise AccountError("admins belong to the platform_admin department")
+    if role in ADMIN_ROLES and department is not Department.PLATFORM_ADMIN:
+        raise AccountError("administrators belong to the platform_admin department")
     for district in districts:
         if session.get(District, district) is None:
             raise AccountError(f"district {district} is not registered")
     user = User(
         username=username,
-        password_hash=hash_password(password) if password is not None else None,
+        password_hash=hash_password(password, username=username) if password is not None else None,
         password_changed_at=utcnow() if password is not None else None,
         full_name=full_name,
         phone=phone,
         department=department.value,
         role=role.value,
         station_id=station,
-        all_districts=all_districts or role is Role.ADMIN,
+        all_districts=all_districts or role in ADMIN_ROLES,
         disabled=False,
         failed_logins=0,
         created_at=utcnow(),
@@ -128,7 +146,22 @@ def create_user(
 
 
 def set_password(session: Session, user: User, password: str) -> None:
-    user.password_hash = hash_password(password)
+    """Set a new password (policy and history checked); every session of the user ends."""
+    earlier = tuple(
+        session.scalars(
+            select(PasswordHistory.password_hash)
+            .where(PasswordHistory.user_id == user.id)
+            .order_by(PasswordHistory.id.desc())
+            .limit(passwords.HISTORY)
+        )
+    )
+    current = (user.password_hash,) if user.password_hash else ()
+    hashed = hash_password(password, username=user.username, previous=current + earlier)
+    if user.password_hash:
+        session.add(
+            PasswordHistory(user_id=user.id, password_hash=user.password_hash, created_at=utcnow())
+        )
+    user.password_hash = hashed
     user.password_changed_at = utcnow()
     user.failed_logins = 0
     user.locked_until = None
@@ -139,37 +172,71 @@ def set_password(session: Session, user: User, password: str) -> None:
     )
 
 
-def authenticate(session: Session, username: str, password: str, settings: ApiSettings) -> User:
-    """Check a password; count failures and lock the account after too many."""
-    user = session.scalar(select(User).where(User.username == username))
-    if user is None or user.password_hash is None:
-        _verify(_DUMMY_HASH, password)
-        raise AuthError("unknown_user" if user is None else "no_password")
+def _reserve_attempt(session: Session, username: str) -> tuple[int, str, int] | None:
+    """Count this attempt *before* the password is checked: (user id, hash, new count).
+
+    One atomic UPDATE, committed at once so that concurrent attempts (other threads, other
+    workers) see it; None when the account is locked, disabled, has no password or is unknown.
+    """
     now = utcnow()
-    if user.locked_until is not None and user.locked_until > now:
-        raise AuthError("locked", "too many failed logins: the account is locked for a while")
+    row = session.execute(
+        update(User)
+        .where(
+            User.username == username,
+            User.password_hash.is_not(None),
+            User.disabled.is_(False),
+            (User.locked_until.is_(None)) | (User.locked_until <= now),
+        )
+        .values(failed_logins=User.failed_logins + 1)
+        .returning(User.id, User.password_hash, User.failed_logins)
+    ).one_or_none()
+    session.commit()
+    return None if row is None or row[1] is None else (row[0], row[1], row[2])
+
+
+def _refusal(session: Session, username: str) -> str:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        return "unknown_user"
     if user.disabled:
-        _verify(_DUMMY_HASH, password)
-        raise AuthError("disabled")
-    if not _verify(user.password_hash, password):
-        user.failed_logins += 1
-        if user.failed_logins >= settings.lockout_threshold:
-            user.locked_until = now + timedelta(minutes=settings.lockout_minutes)
-            user.failed_logins = 0
+        return "disabled"
+    return "no_password" if user.password_hash is None else "locked"
+
+
+def authenticate(session: Session, username: str, password: str, settings: ApiSettings) -> User:
+    """Check a password; count failures and lock the account after too many.
+
+    Commits: the attempt is counted (and the lock set) whatever the outcome. Every refusal
+    costs one argon2 verification, so timing tells no more than the message.
+    """
+    reserved = _reserve_attempt(session, username)
+    if reserved is None or reserved[2] > settings.lockout_threshold:
+        passwords.verify(_DUMMY_HASH, password)
+        raise AuthError(_refusal(session, username) if reserved is None else "locked")
+    user_id, hashed, count = reserved
+    if not passwords.verify(hashed, password):
+        if count >= settings.lockout_threshold:
+            session.execute(
+                update(User)
+                .where(User.id == user_id)
+                .values(
+                    locked_until=utcnow() + timedelta(minutes=settings.lockout_minutes),
+                    failed_logins=0,
+                )
+            )
+            session.commit()
             raise AuthError("locked_now")
         raise AuthError("bad_password")
-    user.failed_logins = 0
-    user.locked_until = None
-    if _HASHER.check_needs_rehash(user.password_hash):
-        user.password_hash = _HASHER.hash(password)
+    session.execute(
+        update(User).where(User.id == user_id).values(failed_logins=0, locked_until=None)
+    )
+    session.commit()
+    user = session.get(User, user_id, populate_existing=True)
+    if user is None:  # it was there a moment ago; users are disabled, never deleted
+        raise AuthError("unknown_user")
+    if passwords.needs_rehash(hashed):
+        user.password_hash = passwords.hash_password(password)
     return user
-
-
-def _verify(hashed: str, password: str) -> bool:
-    try:
-        return _HASHER.verify(hashed, password)
-    except (VerificationError, InvalidHashError):
-        return False
 
 
 # -- tokens ----------------------------------------------------------------------------------
@@ -194,6 +261,7 @@ def issue_tokens(
             "sub": str(user.id),
             "name": user.username,
             "typ": "access",
+            "sid": family,
             "iat": now,
             "exp": access_exp,
             "jti": uuid.uuid4().hex,
@@ -233,22 +301,52 @@ def decode_access_token(session: Session, token: str, settings: ApiSettings) -> 
     changed = user.password_changed_at
     if changed is not None and issued < changed.replace(microsecond=0):
         raise AuthError("password_changed", "token expired")  # sessions end on password change
+    sid = claims.get("sid")
+    if not isinstance(sid, str) or family_revoked(session, sid):
+        raise AuthError("session_ended", "token expired")  # logout or replay ended the session
     return user
+
+
+def family_revoked(session: Session, family: str) -> bool:
+    """Has any token of this login session been revoked (logout, replay, password change)?"""
+    return bool(
+        session.scalar(
+            select(
+                exists().where(RefreshToken.family == family, RefreshToken.revoked_at.is_not(None))
+            )
+        )
+    )
 
 
 def refresh_tokens(session: Session, token: str, settings: ApiSettings) -> tuple[User, TokenPair]:
     claims = _decode(token, settings, "refresh")
-    row = session.get(RefreshToken, claims["jti"])
-    if row is None or row.revoked_at is not None:
+    # Spend it first, in one atomic UPDATE: of any number of concurrent refreshes with one
+    # token exactly one gets the row; the others see it spent and count as a replay.
+    spent = session.execute(
+        update(RefreshToken)
+        .where(
+            RefreshToken.jti == str(claims["jti"]),
+            RefreshToken.used_at.is_(None),
+            RefreshToken.revoked_at.is_(None),
+        )
+        .values(used_at=utcnow())
+        .returning(RefreshToken.family, RefreshToken.user_id)
+    ).one_or_none()
+    if spent is None:
+        row = session.get(RefreshToken, str(claims["jti"]))
+        if row is None:
+            raise AuthError("revoked_refresh", "invalid token")
+        reason = "refresh_reuse" if row.revoked_at is None else "revoked_refresh"
+        revoke_refresh_family(session, row.family)  # (this updates ``row`` too)
+        raise AuthError(reason, "invalid token")
+    family, user_id = spent[0], spent[1]
+    if family_revoked(session, family):
+        revoke_refresh_family(session, family)  # a fork of a dead session dies with it
         raise AuthError("revoked_refresh", "invalid token")
-    if row.used_at is not None:
-        revoke_refresh_family(session, row.family)
-        raise AuthError("refresh_reuse", "invalid token")
-    user = session.get(User, row.user_id)
+    user = session.get(User, user_id)
     if user is None or user.disabled:
         raise AuthError("unknown_user", "invalid token")
-    row.used_at = utcnow()
-    return user, issue_tokens(session, user, settings, family=row.family)
+    return user, issue_tokens(session, user, settings, family=family)
 
 
 def revoke_refresh_family(session: Session, family: str) -> None:

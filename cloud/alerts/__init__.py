@@ -5,6 +5,6 @@ See ``docs/alerts.md``. ``run_alerts`` is the ``fuelwatch cloud alerts`` process
 
 from __future__ import annotations
 
-from cloud.alerts.signing import SignatureError, sign, verify
+from fuelwatch.cloud.alerts.signing import SignatureError, sign, verify
 
 __all__ = ["SignatureError", "sign", "verify"]

@@ -2,8 +2,9 @@
 
 ``AlertService`` owns three named tasks in one TaskGroup:
 
-- ``alerts-mqtt`` keeps one MQTT 5 connection as the cloud account, reconnecting with jittered
-  capped backoff; while it is down the outbox loop still fans out and stores points;
+- ``alerts-mqtt`` keeps one MQTT 5 connection as the cloud account, reconnecting by the
+  ``mqtt_retry`` policy (``fuelwatch.core.retry``); while it is down the outbox loop still fans
+  out and stores points;
 - ``alerts-outbox`` claims outbox batches (``publisher``) and sleeps ``poll_interval`` when
   there is nothing to do or a batch could not be finished;
 - ``alerts-webhooks`` attempts due deliveries (``webhooks``).
@@ -17,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import signal
 from datetime import timedelta
 from types import TracebackType
@@ -27,20 +27,21 @@ import httpx
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
-from cloud.alerts.publisher import OutboxPublisher
-from cloud.alerts.retention import prune
-from cloud.alerts.settings import AlertSettings
-from cloud.alerts.webhooks import WebhookSender
-from cloud.influx import InfluxClient
-from cloud.registry.db import make_engine, make_sessionmaker, require_schema
-from cloud.registry.models import utcnow
-from cloud.settings import CloudSettings
-from fuelwatch.errors import UserFacingError
-from fuelwatch.mqtt import MqttClient, MqttError
+from fuelwatch.cloud.alerts.publisher import OutboxPublisher
+from fuelwatch.cloud.alerts.retention import prune
+from fuelwatch.cloud.alerts.settings import AlertSettings
+from fuelwatch.cloud.alerts.webhooks import WebhookSender
+from fuelwatch.cloud.common.settings import CloudSettings
+from fuelwatch.cloud.store.db import make_engine, make_sessionmaker, require_schema
+from fuelwatch.cloud.store.influx import InfluxClient
+from fuelwatch.core.errors import UserFacingError
+from fuelwatch.core.mqtt import MqttClient, MqttError
+from fuelwatch.core.retry import Backoff
+from fuelwatch.core.timeutil import utcnow
 
 __all__ = ["AlertService", "AlertsError", "run_alerts"]
 
-LOGGER = logging.getLogger("cloud.alerts")
+LOGGER = logging.getLogger("fuelwatch.cloud.alerts")
 PRUNE_INTERVAL = 3600.0
 
 
@@ -85,6 +86,7 @@ class AlertService:
             settings=alerts,
             owner=owner,
             http=self._http,
+            allow_networks=settings.webhook_allow(),
             logger=self._log,
         )
         self.ready = asyncio.Event()  # set once the first MQTT connection is up
@@ -114,7 +116,7 @@ class AlertService:
 
     async def _mqtt_loop(self) -> None:
         m = self._settings.mqtt
-        attempt = 0
+        backoff = Backoff(self._alerts.mqtt_retry)
         while True:
             client = MqttClient(
                 host=m.host,
@@ -133,12 +135,11 @@ class AlertService:
                     await asyncio.shield(client.disconnect())
                 raise
             except MqttError as exc:
-                attempt += 1
-                delay = random.uniform(0, min(self._alerts.mqtt_reconnect_max, 1.5**attempt))
+                delay = backoff.next_delay()
                 self._log.warning("MQTT: %s; retrying in %.1f s", exc, delay)
-                await asyncio.sleep(delay)
+                await backoff.sleep(delay)
                 continue
-            attempt = 0
+            backoff.reset()
             self._mqtt = client
             self.ready.set()
             self._log.info("MQTT connected to %s:%s as %s", m.host, m.port, m.username)

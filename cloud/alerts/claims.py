@@ -20,7 +20,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, and_, or_, select, update
 
-from cloud.alerts.models import AlertOutbox, DeliveryStatus, WebhookDelivery, WebhookSubscription
+from fuelwatch.cloud.store.models.alerts import (
+    AlertOutbox,
+    DeliveryStatus,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 
 __all__ = ["claim_deliveries", "claim_outbox", "claim_transaction", "release_outbox"]
 

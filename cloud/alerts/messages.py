@@ -11,9 +11,9 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cloud.alerts.models import AlertOutbox
-from cloud.ingest.lineproto import write_line
-from cloud.warnings.categories import Category, Severity
+from fuelwatch.cloud.common.categories import Category, Severity
+from fuelwatch.cloud.store.lineproto import write_line
+from fuelwatch.cloud.store.models.alerts import AlertOutbox
 
 __all__ = [
     "SUMMARY_SCHEMA",

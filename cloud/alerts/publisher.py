@@ -23,22 +23,22 @@ from datetime import timedelta
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.alerts.claims import claim_outbox, release_outbox
-from cloud.alerts.messages import (
+from fuelwatch.cloud.alerts.claims import claim_outbox, release_outbox
+from fuelwatch.cloud.alerts.messages import (
     alert_topic,
     dumps,
     station_summary,
     summary_topic,
     warning_event_line,
 )
-from cloud.alerts.models import AlertOutbox
-from cloud.alerts.outbox import render
-from cloud.alerts.settings import AlertSettings
-from cloud.alerts.subscriptions import fan_out
-from cloud.influx import InfluxClient, InfluxUnavailableError, InfluxWriteError
-from cloud.registry.models import utcnow
-from cloud.warnings.models import Warning_, WarningEvent
-from fuelwatch.mqtt import MqttClient, MqttError, PublishRejectedError
+from fuelwatch.cloud.alerts.settings import AlertSettings
+from fuelwatch.cloud.alerts.subscriptions import fan_out
+from fuelwatch.cloud.store.influx import InfluxClient, InfluxUnavailableError, InfluxWriteError
+from fuelwatch.cloud.store.models.alerts import AlertOutbox
+from fuelwatch.cloud.store.models.warnings import Warning_, WarningEvent
+from fuelwatch.cloud.warnings.outbox import render
+from fuelwatch.core.mqtt import MqttClient, MqttError, PublishRejectedError
+from fuelwatch.core.timeutil import utcnow
 
 __all__ = ["OutboxPublisher", "OutboxStats"]
 

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, and_, delete, exists, select
 
-from cloud.alerts.models import AlertOutbox, DeliveryStatus, WebhookDelivery
+from fuelwatch.cloud.store.models.alerts import AlertOutbox, DeliveryStatus, WebhookDelivery
 
 __all__ = ["prune"]
 

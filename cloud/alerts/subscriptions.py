@@ -10,14 +10,19 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud.alerts.models import AlertOutbox, DeliveryStatus, WebhookDelivery, WebhookSubscription
-from cloud.registry.models import utcnow
-from cloud.warnings.categories import Category, Severity
+from fuelwatch.cloud.common.categories import Category, Severity
+from fuelwatch.cloud.common.netguard import IpNetwork, UrlRefused, resolve_checked
+from fuelwatch.cloud.store.models.alerts import (
+    AlertOutbox,
+    DeliveryStatus,
+    WebhookDelivery,
+    WebhookSubscription,
+)
+from fuelwatch.core.timeutil import utcnow
 
 __all__ = [
     "SubscriptionError",
@@ -46,10 +51,11 @@ class SubscriptionSpec:
     enabled: bool = True
 
 
-def _check(spec: SubscriptionSpec) -> None:
-    parts = urlsplit(spec.url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise SubscriptionError(f"webhook url must be http(s)://host/...: {spec.url!r}")
+def _check(spec: SubscriptionSpec, allow: Sequence[IpNetwork]) -> None:
+    try:  # SSRF: syntax, no credentials, every resolved address public or allowed
+        resolve_checked(spec.url, allow)
+    except UrlRefused as exc:
+        raise SubscriptionError(str(exc)) from exc
     if not spec.name.strip():
         raise SubscriptionError("a subscription needs a name")
     unknown = [c for c in spec.categories if c not in Category.__members__.values()]
@@ -60,10 +66,16 @@ def _check(spec: SubscriptionSpec) -> None:
 
 
 def create_subscription(
-    session: Session, spec: SubscriptionSpec, *, created_by: str
+    session: Session,
+    spec: SubscriptionSpec,
+    *,
+    created_by: str,
+    allow: Sequence[IpNetwork] = (),
 ) -> WebhookSubscription:
-    """Store a subscription with a fresh secret (``whsec_`` + 32 random bytes, hex)."""
-    _check(spec)
+    """Store a subscription with a fresh secret (``whsec_`` + 32 random bytes, hex).
+
+    ``allow``: networks a receiver may be in although not public (the operator's list)."""
+    _check(spec, allow)
     now = utcnow()
     sub = WebhookSubscription(
         name=spec.name.strip(),
@@ -83,9 +95,13 @@ def create_subscription(
 
 
 def update_subscription(
-    session: Session, sub: WebhookSubscription, spec: SubscriptionSpec
+    session: Session,
+    sub: WebhookSubscription,
+    spec: SubscriptionSpec,
+    *,
+    allow: Sequence[IpNetwork] = (),
 ) -> WebhookSubscription:
-    _check(spec)
+    _check(spec, allow)
     sub.name, sub.url = spec.name.strip(), spec.url
     sub.districts, sub.categories = sorted(set(spec.districts)), sorted(set(spec.categories))
     sub.min_severity, sub.enabled = spec.min_severity, spec.enabled

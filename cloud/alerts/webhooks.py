@@ -2,21 +2,25 @@
 
 Each attempt signs afresh (``t`` is the time of that attempt), so a retry hours later is still
 inside the receiver's replay window. A 2xx answer is delivered; anything else (another status,
-a timeout, a refused connection) is a failed attempt, retried after
+a timeout, a refused connection) is a failed attempt. The next one is due after
+``webhook_retry.delay(n - 1)`` (``fuelwatch.core.retry``), where ``n`` is the number of attempts
+made so far; the schedule lives in the database (``next_attempt_at``), so it is computed from
+that count, not kept in a loop. With the defaults::
 
-    delay(n) = uniform(d / 2, d),  d = min(backoff_max, backoff_base * 2 ** (n - 1))
+    delay = uniform(d / 2, d),  d = min(cap, base * 2 ** (n - 1))
 
-where ``n`` is the number of attempts made so far ("equal jitter": never sooner than half the
-exponential delay, so a receiver that is down is not hammered, and senders do not retry in
-lockstep). After ``max_attempts`` attempts, or a failure once the delivery is older than
-``max_age``, it is dead: kept, listed for operators, and sent again only when requeued.
+("equal jitter", ``jitter = 0.5``: never sooner than half the exponential delay, so a receiver
+that is down is not hammered, and senders do not retry in lockstep). Once
+``webhook_retry.exhausted(n, age)`` (``max_attempts`` attempts, or a failure once the delivery
+is older than ``deadline``), it is dead: kept, listed for operators, and sent again only when
+requeued.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -24,32 +28,25 @@ import httpx
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.alerts.claims import claim_deliveries
-from cloud.alerts.messages import dumps
-from cloud.alerts.models import (
+from fuelwatch.cloud.alerts.claims import claim_deliveries
+from fuelwatch.cloud.alerts.messages import dumps
+from fuelwatch.cloud.alerts.settings import AlertSettings
+from fuelwatch.cloud.alerts.signing import HEADER, sign
+from fuelwatch.cloud.common.netguard import IpNetwork, UrlRefused, pin
+from fuelwatch.cloud.store.models.alerts import (
     AlertOutbox,
     DeliveryStatus,
     WebhookDelivery,
     WebhookSubscription,
 )
-from cloud.alerts.outbox import render
-from cloud.alerts.settings import AlertSettings
-from cloud.alerts.signing import HEADER, sign
-from cloud.registry.models import utcnow
-from cloud.warnings.models import WarningEvent
-from fuelwatch import __version__
+from fuelwatch.cloud.store.models.warnings import WarningEvent
+from fuelwatch.cloud.warnings.outbox import render
+from fuelwatch.core import __version__
+from fuelwatch.core.timeutil import utcnow
 
-__all__ = ["WebhookSender", "WebhookStats", "backoff_delay"]
+__all__ = ["WebhookSender", "WebhookStats"]
 
 LOGGER = logging.getLogger(__name__)
-
-
-def backoff_delay(
-    attempts: int, *, base: float, cap: float, rng: random.Random | None = None
-) -> float:
-    """Seconds to wait after the ``attempts``-th failed attempt (1-based), with jitter."""
-    d = min(cap, base * 2 ** max(0, attempts - 1))
-    return (rng or random).uniform(d / 2, d)
 
 
 @dataclass(slots=True)
@@ -92,8 +89,10 @@ class WebhookSender:
         settings: AlertSettings,
         owner: str,
         http: httpx.AsyncClient,
+        allow_networks: Sequence[IpNetwork] = (),
         logger: logging.Logger | None = None,
     ) -> None:
+        self._allow = tuple(allow_networks)
         self._engine = engine
         self._sessions = sessions
         self._settings = settings
@@ -155,24 +154,35 @@ class WebhookSender:
             "Fuelwatch-Delivery-Id": str(job.delivery_id),
             "Fuelwatch-Attempt": str(job.attempts + 1),
         }
+        # The errors kept on the delivery (and shown through the API) are generic on purpose:
+        # detailed connection errors would make the sender a port scanner. Details go to the log.
         async with self._limit:
             try:
+                target = await pin(job.url, self._allow)  # SSRF guard, before any connection
+            except UrlRefused as exc:
+                self._log.warning("webhook delivery %s refused: %s", job.delivery_id, exc)
+                return _Outcome(job, None, "refused: the receiver's address is not allowed")
+            try:
                 resp = await self._http.post(
-                    job.url,
+                    target.url,
                     content=job.body,
-                    headers=headers,
+                    headers=headers | {"Host": target.host_header},
                     timeout=self._settings.webhook_timeout,
+                    extensions=target.extensions,
                 )
+            except httpx.TimeoutException as exc:
+                self._log.info("webhook delivery %s: %r", job.delivery_id, exc)
+                return _Outcome(job, None, "timeout")
             except httpx.HTTPError as exc:
-                return _Outcome(job, None, f"{type(exc).__name__}: {exc}"[:500])
+                self._log.info("webhook delivery %s: %r", job.delivery_id, exc)
+                return _Outcome(job, None, "connection failed")
         if 200 <= resp.status_code < 300:
             return _Outcome(job, resp.status_code, "")
-        return _Outcome(job, resp.status_code, f"HTTP {resp.status_code}: {resp.text[:300]}")
+        return _Outcome(job, resp.status_code, f"HTTP {resp.status_code}")
 
     def _record(self, outcomes: list[_Outcome]) -> None:
-        s = self._settings
+        policy = self._settings.webhook_retry
         now = utcnow()
-        max_age = timedelta(hours=s.webhook_max_age_hours)
         with self._sessions.begin() as session:
             for out in outcomes:
                 d = session.get(WebhookDelivery, out.job.delivery_id)
@@ -190,7 +200,8 @@ class WebhookSender:
                 d.last_error = out.error
                 self.stats.failed_attempts += 1
                 self.stats.last_error = out.error
-                if d.attempts >= s.webhook_max_attempts or now - out.job.started >= max_age:
+                age = (now - out.job.started).total_seconds()
+                if policy.exhausted(d.attempts, age):
                     d.status = DeliveryStatus.DEAD
                     self.stats.dead += 1
                     self._log.warning(
@@ -201,7 +212,5 @@ class WebhookSender:
                         out.error,
                     )
                 else:
-                    delay = backoff_delay(
-                        d.attempts, base=s.webhook_backoff_base, cap=s.webhook_backoff_max
-                    )
+                    delay = policy.delay(d.attempts - 1)
                     d.next_attempt_at = now + timedelta(seconds=delay)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request, status
+from fastapi import Depends, FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -19,22 +20,28 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DataError
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
-from cloud.accounts.service import AccountError
-from cloud.api.audit_log import API_PREFIX, AuditMiddleware, route_template
-from cloud.api.deps import AppState
-from cloud.api.routes import ROUTERS
-from cloud.influx import InfluxClient, InfluxError
-from cloud.registry.db import make_engine, make_sessionmaker, require_schema
-from cloud.registry.gateways import RegistryError
-from cloud.rules.store import RuleError
-from cloud.settings import CloudSettings
-from cloud.warnings.service import WorkflowError
-from fuelwatch import __version__
-from fuelwatch.wire import TopicError
+from fuelwatch.cloud.accounts.audit_chain import protection_problems
+from fuelwatch.cloud.accounts.audit_changes import track_changes
+from fuelwatch.cloud.accounts.principal import Principal
+from fuelwatch.cloud.accounts.roles import Permission
+from fuelwatch.cloud.accounts.service import AccountError
+from fuelwatch.cloud.api.audit_log import API_PREFIX, AuditMiddleware, route_template
+from fuelwatch.cloud.api.deps import AppState, allow, optional_principal
+from fuelwatch.cloud.api.docs import mount_docs
+from fuelwatch.cloud.api.hardening import BodyLimit, SecurityHeaders, validation_error
+from fuelwatch.cloud.api.routes import ROUTERS
+from fuelwatch.cloud.common.settings import CloudSettings
+from fuelwatch.cloud.rules.store import RuleError
+from fuelwatch.cloud.store.db import make_engine, make_sessionmaker, require_schema
+from fuelwatch.cloud.store.influx import InfluxClient, InfluxError
+from fuelwatch.cloud.store.registry import RegistryError
+from fuelwatch.cloud.warnings.service import WorkflowError
+from fuelwatch.core import __version__
+from fuelwatch.core.wire import TopicError
 
 __all__ = ["create_app"]
 
-LOGGER = logging.getLogger("cloud.api")
+LOGGER = logging.getLogger("fuelwatch.cloud.api")
 
 DESCRIPTION = """
 Management API of fuelwatch: stations and their equipment, gateway provisioning and keys,
@@ -88,13 +95,19 @@ def create_app(settings: CloudSettings, *, engine: Engine | None = None) -> Fast
     engine = engine or make_engine(settings.registry_url)
     require_schema(engine)
     state = AppState(settings=settings, sessions=make_sessionmaker(engine))
+    track_changes(state.sessions)
+    if settings.environment == "production":
+        for problem in protection_problems(engine):
+            LOGGER.warning("audit log not protected: %s (fuelwatch audit protect)", problem)
     app = FastAPI(
         title="fuelwatch management API",
         version=__version__,
         description=DESCRIPTION,
+        docs_url=None,  # FastAPI's pages load Swagger UI from a CDN: ours is local (docs.py)
+        redoc_url=None,
         openapi_tags=[
             {"name": "auth", "description": "log in, refresh, API keys"},
-            {"name": "users", "description": "department and station accounts (admins)"},
+            {"name": "users", "description": "accounts and API keys (the security administrator)"},
             {"name": "stations", "description": "districts, stations, tanks, dispensers"},
             {"name": "gateways", "description": "gateways, devices, provisioning, keys"},
             {"name": "department data", "description": "the departments' shared feeds"},
@@ -102,14 +115,23 @@ def create_app(settings: CloudSettings, *, engine: Engine | None = None) -> Fast
             {"name": "rules", "description": "rule settings and last evaluation"},
             {"name": "alerts", "description": "webhook subscriptions, deliveries, dead letters"},
             {"name": "supervision", "description": "industry supervision views"},
-            {"name": "audit", "description": "the audit log (admins)"},
-            {"name": "system", "description": "health and metrics"},
+            {"name": "audit", "description": "the audit log (the audit administrator)"},
+            {"name": "system", "description": "health and metrics (monitoring accounts)"},
         ],
     )
     app.state.fuelwatch = state
     registry = CollectorRegistry()
     app.add_middleware(AuditMiddleware)
     app.add_middleware(_Metrics, registry=registry)
+    # outermost last: a body over the cap never reaches the app; every answer gets headers
+    app.add_middleware(
+        BodyLimit,
+        max_json_bytes=settings.api.max_json_bytes,
+        max_upload_bytes=settings.api.max_upload_bytes + 64 * 1024,  # multipart framing
+    )
+    app.add_middleware(SecurityHeaders, api_prefix="/api/")
+    app.add_exception_handler(RequestValidationError, validation_error)
+    mount_docs(app, title="fuelwatch management API")
 
     @app.exception_handler(RegistryError)
     async def _registry(_r: Request, exc: RegistryError) -> JSONResponse:
@@ -137,8 +159,14 @@ def create_app(settings: CloudSettings, *, engine: Engine | None = None) -> Fast
         code = status.HTTP_422_UNPROCESSABLE_CONTENT if exc.problems else status.HTTP_404_NOT_FOUND
         return _error(code, exc.problems or str(exc))
 
-    @app.get("/health", tags=["system"], summary="Liveness and dependencies")
-    async def health() -> JSONResponse:
+    @app.get(
+        "/health",
+        tags=["system"],
+        summary="Liveness; dependencies and version only for monitoring accounts",
+    )
+    async def health(
+        principal: Annotated[Principal | None, Depends(optional_principal)],
+    ) -> JSONResponse:
         checks: dict[str, str] = {}
         try:
             with engine.connect() as conn:
@@ -153,13 +181,16 @@ def create_app(settings: CloudSettings, *, engine: Engine | None = None) -> Fast
         except InfluxError as exc:
             checks["influxdb"] = f"unavailable: {exc}"
         ok = checks["database"] == "ok"
-        return JSONResponse(
-            {"status": "ok" if ok else "degraded", "version": __version__, "checks": checks},
-            status_code=200 if ok else 503,
-        )
+        body: dict[str, Any] = {"status": "ok" if ok else "degraded"}
+        if principal is not None and principal.can(Permission.SYSTEM_MONITOR):
+            # what runs and what is down helps an attacker too: only for monitoring
+            body |= {"version": __version__, "checks": checks}
+        return JSONResponse(body, status_code=200 if ok else 503)
 
-    @app.get("/metrics", tags=["system"], summary="Prometheus metrics")
-    async def metrics() -> Response:
+    @app.get("/metrics", tags=["system"], summary="Prometheus metrics (system.monitor)")
+    async def metrics(
+        _: Annotated[Principal, Depends(allow(Permission.SYSTEM_MONITOR))],
+    ) -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     for router in ROUTERS:

@@ -1,4 +1,5 @@
-"""Middleware that writes one audit row per API request: who, what, when, from where.
+"""Middleware that writes one audit row per API request: who, what, when, from where, and for
+changes the rows changed with their values before and after (``audit_changes.py``).
 
 Reads are recorded as well as changes (the audit requirement covers every read of station
 data). The resource and its id come from the matched route (``/stations/{station_id}`` ->
@@ -14,12 +15,12 @@ from typing import Any
 from fastapi import Request, Response
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
-from cloud import audit
-from cloud.api.deps import AppState
+from fuelwatch.cloud.accounts import audit
+from fuelwatch.cloud.api.deps import AppState, identify
 
 __all__ = ["AuditMiddleware", "client_ip", "note", "route_template"]
 
-LOGGER = logging.getLogger("cloud.api.audit")
+LOGGER = logging.getLogger("fuelwatch.cloud.api.audit")
 API_PREFIX = "/api/v1"
 ACTIONS = {"GET": "read", "POST": "create", "PUT": "update", "PATCH": "update", "DELETE": "delete"}
 
@@ -79,6 +80,9 @@ async def _write(request: Request, status: int) -> None:
 
     state: AppState = request.app.state.fuelwatch
     principal = getattr(request.state, "principal", None)
+    if principal is None and ("authorization" in request.headers or "x-api-key" in request.headers):
+        # no route ran (an unknown path, a wrong method): still name who called
+        principal = await run_in_threadpool(identify, request)
     extra: dict[str, Any] = dict(getattr(request.state, "audit", {}))
     params = dict(request.scope.get("path_params", {}))
     parts = [p for p in route_template(request).split("/") if p and not p.startswith("{")]
@@ -92,6 +96,9 @@ async def _write(request: Request, status: int) -> None:
     reason = getattr(request.state, "audit_reason", None)
     if reason:
         detail["auth"] = reason
+    changes = getattr(request.state, "audit_changes", None)
+    if changes:
+        detail["changes"] = list(changes)
     station = extra.pop("station_id", params.get("station_id"))
     fields = {
         "actor": extra.pop("actor", principal.actor if principal else "anonymous"),
@@ -107,8 +114,4 @@ async def _write(request: Request, status: int) -> None:
         "detail": detail | extra,
     }
 
-    def write() -> None:
-        with state.sessions.begin() as session:
-            audit.record(session, **fields)
-
-    await run_in_threadpool(write)
+    await run_in_threadpool(lambda: audit.append(state.sessions, **fields))

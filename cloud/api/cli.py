@@ -1,32 +1,19 @@
-"""``fuelwatch cloud api`` and ``fuelwatch cloud create-user`` (registered in fuelwatch/cli.py)."""
+"""``fuelwatch cloud create-user`` (listed in cloud/cli.py); ``cloud api`` serves the API with
+the console on it, so it lives in ``cloud/console/cli.py``."""
 
 from __future__ import annotations
 
 import click
+from sqlalchemy import select
 
-__all__ = ["api_command", "create_user_command"]
+from fuelwatch.cloud.accounts.service import AccountError, create_user, set_password
+from fuelwatch.cloud.common.settings import CloudSettings
+from fuelwatch.cloud.store.db import make_engine, make_sessionmaker, require_schema
+from fuelwatch.cloud.store.models.accounts import User
+from fuelwatch.core.clitools import user_errors
+from fuelwatch.core.config import settings_from_env
 
-
-@click.command("api")
-@click.option("--host", help="listen address (default FUELWATCH_API_HOST or 127.0.0.1)")
-@click.option("--port", type=int, help="listen port (default FUELWATCH_API_PORT or 8080)")
-@click.option("--workers", default=1, show_default=True, help="uvicorn worker processes")
-def api_command(host: str | None, port: int | None, workers: int) -> None:
-    """Run the management API (settings from FUELWATCH_* environment variables)."""
-    import uvicorn  # noqa: PLC0415
-
-    from cloud.settings import CloudSettings  # noqa: PLC0415
-
-    settings = CloudSettings()
-    uvicorn.run(
-        "cloud.api.serve:app",
-        factory=False,
-        host=host or settings.api.host,
-        port=port or settings.api.port,
-        workers=workers,
-        proxy_headers=settings.api.trust_forwarded_for,
-        log_level="info",
-    )
+__all__ = ["create_user_command", "set_password_command"]
 
 
 @click.command("create-user")
@@ -51,14 +38,30 @@ def api_command(host: str | None, port: int | None, workers: int) -> None:
     "--role",
     required=True,
     type=click.Choice(
-        ["admin", "device_manager", "supervisor", "officer", "viewer", "importer", "station"]
+        [
+            "system_admin",
+            "security_admin",
+            "audit_admin",
+            "device_manager",
+            "supervisor",
+            "officer",
+            "viewer",
+            "importer",
+            "station",
+            "monitor",
+        ]
     ),
 )
 @click.option("--district", "districts", multiple=True, help="a district in scope (repeat)")
 @click.option("--all-districts", is_flag=True, help="city-wide scope")
 @click.option("--station", help="the station of a station portal user")
 @click.option("--full-name", default="")
-@click.password_option("--password", confirmation_prompt=True, help="at least 10 characters")
+@click.password_option(
+    "--password",
+    confirmation_prompt=True,
+    help="12+ characters of 3 kinds (or a 20+ character passphrase), see docs/security.md",
+)
+@user_errors
 def create_user_command(
     username: str,
     department: str,
@@ -69,12 +72,10 @@ def create_user_command(
     full_name: str,
     password: str,
 ) -> None:
-    """Create a user directly in the registry database (e.g. the first admin)."""
-    from cloud.accounts.service import AccountError, create_user  # noqa: PLC0415
-    from cloud.registry.db import make_engine, make_sessionmaker, require_schema  # noqa: PLC0415
-    from cloud.settings import CloudSettings  # noqa: PLC0415
+    """Create a user directly in the registry database: the only way to make the system,
+    security and audit administrators (三员), whom the API cannot create or change."""
 
-    engine = make_engine(CloudSettings().registry_url)
+    engine = make_engine(settings_from_env(CloudSettings).registry_url)
     require_schema(engine)
     try:
         with make_sessionmaker(engine).begin() as session:
@@ -90,5 +91,30 @@ def create_user_command(
                 full_name=full_name,
             )
             click.echo(f"user {user.username} ({user.department}/{user.role}) created")
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.command("set-password")
+@click.option("--username", required=True)
+@click.password_option(
+    "--password",
+    confirmation_prompt=True,
+    help="12+ characters of 3 kinds (or a 20+ character passphrase), see docs/security.md",
+)
+@user_errors
+def set_password_command(username: str, password: str) -> None:
+    """Set a user's password on the server, ending their sessions and lifting a lock: the way
+    administrators' passwords are reset, since the API changes no administrator."""
+
+    engine = make_engine(settings_from_env(CloudSettings).registry_url)
+    require_schema(engine)
+    try:
+        with make_sessionmaker(engine).begin() as session:
+            user = session.scalar(select(User).where(User.username == username))
+            if user is None:
+                raise click.ClickException(f"no user {username}")
+            set_password(session, user, password)
+            click.echo(f"password of {username} set; its sessions ended, any lock lifted")
     except AccountError as exc:
         raise click.ClickException(str(exc)) from exc

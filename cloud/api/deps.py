@@ -17,11 +17,12 @@ from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from pydantic import BaseModel
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.accounts.principal import Principal
-from cloud.accounts.roles import Permission
-from cloud.accounts.service import AuthError, authenticate_api_key, decode_access_token
-from cloud.registry.models import Station
-from cloud.settings import CloudSettings
+from fuelwatch.cloud.accounts.audit_changes import CHANGES_KEY
+from fuelwatch.cloud.accounts.principal import Principal
+from fuelwatch.cloud.accounts.roles import Permission
+from fuelwatch.cloud.accounts.service import AuthError, authenticate_api_key, decode_access_token
+from fuelwatch.cloud.common.settings import CloudSettings
+from fuelwatch.cloud.store.models.registry import Station
 
 __all__ = [
     "MAX_ID",
@@ -31,7 +32,9 @@ __all__ = [
     "RowId",
     "SessionDep",
     "allow",
+    "identify",
     "not_found",
+    "optional_principal",
     "visible_station",
 ]
 
@@ -59,8 +62,10 @@ def app_state(request: Request) -> AppState:
 StateDep = Annotated[AppState, Depends(app_state)]
 
 
-def get_session(state: StateDep) -> Iterator[Session]:
+def get_session(request: Request, state: StateDep) -> Iterator[Session]:
     with state.sessions() as session:
+        # the rows this request changes, before and after, for its audit row
+        request.state.audit_changes = session.info.setdefault(CHANGES_KEY, [])
         yield session
 
 
@@ -101,6 +106,42 @@ def current_principal(
             raise unauthorized(str(exc)) from exc
     request.state.principal = principal
     return principal
+
+
+def optional_principal(
+    request: Request,
+    state: StateDep,
+    token: Annotated[str | None, Depends(oauth2)],
+    api_key: Annotated[str | None, Depends(api_key_header)],
+) -> Principal | None:
+    """The principal if valid credentials came, else None (for answers that only add detail
+    for those allowed, like ``/health``)."""
+    if not token and not api_key:
+        return None
+    try:
+        return current_principal(request, state, token, api_key)
+    except HTTPException:
+        return None
+
+
+def identify(request: Request) -> Principal | None:
+    """Who the request's credentials name, without side effects (nothing is committed): for
+    the audit row of a request no route authenticated (an unmatched path, a 405)."""
+    state: AppState = request.app.state.fuelwatch
+    api_key = request.headers.get("x-api-key")
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    with state.sessions() as session:
+        try:
+            if api_key:
+                user, key = authenticate_api_key(session, api_key)
+                return Principal.of(user, via=f"api_key:{key.key_id}")
+            if scheme.lower() == "bearer" and token:
+                return Principal.of(decode_access_token(session, token, state.settings.api))
+        except AuthError:
+            return None
+        finally:
+            session.rollback()
+    return None
 
 
 def allow(permission: Permission) -> Callable[..., Principal]:

@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
-__all__ = ["FileError", "read_csv", "read_xlsx"]
+from pydantic import BaseModel
+
+from fuelwatch.cloud.departments.importer import RowError
+
+__all__ = ["FileError", "Upload", "read_csv", "read_upload", "read_xlsx"]
 
 MAX_ROWS = 50_000
 
@@ -87,3 +92,30 @@ def read_xlsx(data: bytes) -> tuple[list[str], Rows]:
     finally:
         book.close()
     return _table(records)
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """An uploaded table: its rows, or the problems with its header row (then no rows)."""
+
+    rows: Rows
+    header_errors: list[RowError]
+    is_xlsx: bool
+    rows_seen: int  # data rows found, also when the header is wrong
+
+
+def read_upload(data: bytes, filename: str, model: type[BaseModel]) -> Upload:
+    """Read a CSV or XLSX upload and check its columns against a dataset's row model."""
+    is_xlsx = filename.lower().endswith(".xlsx") or data[:2] == b"PK"
+    try:
+        header, rows = read_xlsx(data) if is_xlsx else read_csv(data)
+    except FileError as exc:
+        return Upload([], [RowError(1, None, str(exc))], is_xlsx, 0)
+    known = set(model.model_fields)
+    problems = [RowError(1, h, f"unknown column {h!r}") for h in header if h not in known]
+    problems += [
+        RowError(1, f, f"missing column {f!r}")
+        for f, info in model.model_fields.items()
+        if info.is_required() and f not in header
+    ]
+    return Upload([] if problems else rows, problems, is_xlsx, len(rows))

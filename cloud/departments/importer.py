@@ -17,10 +17,15 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud.accounts.principal import Principal
-from cloud.departments.models import DATASET_MODELS, DepartmentImport, DepartmentRecord
-from cloud.departments.rows import ROW_MODELS, DepartmentRow
-from cloud.registry.models import Station, utcnow
+from fuelwatch.cloud.accounts.principal import Principal
+from fuelwatch.cloud.departments.rows import ROW_MODELS, DepartmentRow
+from fuelwatch.cloud.store.models.departments import (
+    DATASET_MODELS,
+    DepartmentImport,
+    DepartmentRecord,
+)
+from fuelwatch.cloud.store.models.registry import Station
+from fuelwatch.core.timeutil import utcnow
 
 __all__ = ["ImportReport", "RowError", "import_rows"]
 
@@ -75,8 +80,14 @@ def import_rows(
     filename: str = "",
     tz: ZoneInfo | None = None,
     header_errors: list[RowError] | None = None,
+    dry_run: bool = False,
 ) -> ImportReport:
-    """Validate and store ``rows`` (``(row number, fields)``); commits either way."""
+    """Validate and store ``rows`` (``(row number, fields)``); commits either way.
+
+    ``dry_run``: validate only and report what an import would do (status ``valid`` or
+    ``rejected``, the rows it would insert and update); nothing is written, not even the
+    attempt (the console's preview before a person commits).
+    """
     model, table = ROW_MODELS[dataset], DATASET_MODELS[dataset]
     good, errors = _validate(model, rows, tz or ZoneInfo("Asia/Shanghai"))
     errors = list(header_errors or []) + errors
@@ -125,6 +136,8 @@ def import_rows(
             errors.append(RowError(0, None, "no rows to import"))
         report.status, report.errors = "rejected", errors[:MAX_ERRORS]
         report.truncated = len(errors) > MAX_ERRORS
+        if dry_run:
+            return report
         attempt.status, attempt.errors = "rejected", [e.as_dict() for e in report.errors]
         attempt.inserted = attempt.updated = 0
         session.add(attempt)
@@ -132,6 +145,11 @@ def import_rows(
         report.import_id = attempt.id
         return report
 
+    if dry_run:
+        report.status = "valid"
+        report.updated = sum(1 for key in seen if key in existing)
+        report.inserted = len(seen) - report.updated
+        return report
     attempt.status, attempt.errors = "committed", []
     session.add(attempt)
     session.flush()

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import click
 
-from fuelwatch.clitools import UserError, user_errors
+from fuelwatch.core.clitools import UserError, user_errors
+from fuelwatch.core.config import settings_from_env
 
 __all__ = ["grafana"]
 
@@ -35,7 +36,7 @@ def grafana() -> None:
 def build(out: Path, check: bool) -> None:
     """Write the dashboards (cloud/grafana/dashboards) as JSON files."""
     try:
-        from cloud.grafana import dashboards  # noqa: PLC0415
+        from fuelwatch.cloud.grafana import dashboards  # noqa: PLC0415
     except ImportError as exc:
         raise UserError(
             f"building dashboards needs grafana-foundation-sdk ({exc}): pip install -e '.[dev]'"
@@ -70,13 +71,13 @@ def sync_command(registry_url: str | None, config_path: Path | None, dry_run: bo
     Grafana from FUELWATCH_GRAFANA_URL with FUELWATCH_GRAFANA_USER / _PASSWORD (a server
     admin: creating users needs one) or FUELWATCH_GRAFANA_TOKEN.
     """
-    from cloud.grafana.sync import GrafanaApi, sync  # noqa: PLC0415
-    from cloud.grafana.sync.api import GrafanaClientTransport  # noqa: PLC0415
-    from cloud.grafana.sync.config import GrafanaSettings, load_sync_config  # noqa: PLC0415
-    from cloud.registry.db import make_engine, make_sessionmaker, require_schema  # noqa: PLC0415
-    from cloud.settings import CloudSettings  # noqa: PLC0415
+    from fuelwatch.cloud.common.settings import CloudSettings  # noqa: PLC0415
+    from fuelwatch.cloud.grafana.sync import GrafanaApi, sync  # noqa: PLC0415
+    from fuelwatch.cloud.grafana.sync.api import GrafanaClientTransport  # noqa: PLC0415
+    from fuelwatch.cloud.grafana.sync.config import GrafanaSettings, load_sync_config  # noqa: PLC0415
+    from fuelwatch.cloud.store.db import make_engine, make_sessionmaker, require_schema  # noqa: PLC0415
 
-    settings = GrafanaSettings()
+    settings = settings_from_env(GrafanaSettings)
     config = load_sync_config(config_path or settings.sync_config)
     if settings.token:
         credential: object = settings.token
@@ -92,7 +93,7 @@ def sync_command(registry_url: str | None, config_path: Path | None, dry_run: bo
         raise UserError(
             f"the sync needs grafana-client ({exc}): pip install 'fuelwatch[grafana]'"
         ) from exc
-    engine = make_engine(registry_url or CloudSettings().registry_url)
+    engine = make_engine(registry_url or settings_from_env(CloudSettings).registry_url)
     try:
         require_schema(engine)
         changes = sync(make_sessionmaker(engine), GrafanaApi(transport), config, dry_run=dry_run)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cloud.accounts.roles import Department
+from fuelwatch.cloud.accounts.roles import Department
 
 __all__ = ["DATASOURCES", "FOLDERS", "Datasource", "Folder", "folder"]
 

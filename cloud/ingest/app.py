@@ -10,19 +10,19 @@ import signal
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
-from cloud.aggregates_refresh import LateDataRefresher
-from cloud.influx import InfluxClient
-from cloud.ingest.keys import KeyStore
-from cloud.ingest.sequence import SequenceStore
-from cloud.ingest.service import IngestService, StatsCollector
-from cloud.ops_http import OpsServer
-from cloud.registry.db import make_engine, make_sessionmaker, require_schema
-from cloud.settings import CloudSettings
-from cloud.streaming import StreamingChecker
+from fuelwatch.cloud.common.ops_http import OpsServer
+from fuelwatch.cloud.common.settings import CloudSettings
+from fuelwatch.cloud.ingest.keys import KeyStore
+from fuelwatch.cloud.ingest.sequence import SequenceStore
+from fuelwatch.cloud.ingest.service import IngestService, StatsCollector
+from fuelwatch.cloud.ingest.streaming import StreamingChecker
+from fuelwatch.cloud.store.aggregates_refresh import LateDataRefresher
+from fuelwatch.cloud.store.db import make_engine, make_sessionmaker, require_schema
+from fuelwatch.cloud.store.influx import InfluxClient
 
 __all__ = ["build_ingest", "run_ingest"]
 
-LOGGER = logging.getLogger("cloud.ingest")
+LOGGER = logging.getLogger("fuelwatch.cloud.ingest")
 
 
 def build_ingest(settings: CloudSettings, influx: InfluxClient, engine: Engine) -> IngestService:
@@ -35,6 +35,7 @@ def build_ingest(settings: CloudSettings, influx: InfluxClient, engine: Engine) 
             queue_size=settings.streaming_queue_size,
             interval=settings.streaming_interval,
             worker=settings.ingest_client_id,
+            retry=settings.streaming_registry_retry,
         )
         if settings.streaming_enabled
         else None

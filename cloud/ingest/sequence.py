@@ -3,10 +3,12 @@
 Gateways number every publish attempt from one persistent counter, so a sequence number is
 used once. Ingest remembers, per gateway, which numbers it has committed: a high-water mark
 plus the ranges below it not yet seen (holes). Messages may arrive out of order (several
-workers share the subscription; a gateway's failed attempts leave holes), so a number below
-the mark is still new while it sits in a hole. A number that was already committed is a
-replay, whatever its age: rejected with reason ``replayed``. Nothing legitimate is lost by
-this: the first copy was stored.
+workers share the subscription; a gateway's unused numbers leave holes), so a number below
+the mark is still new while it sits in a hole. A number that was already committed is a copy:
+a gateway resending an envelope whose confirmation it did not get, a broker redelivery, or a
+replay by someone - byte for byte the envelope stored before (the signature covers the
+sequence number), so it is confirmed again and not stored twice (``replays`` counts the copies
+that came without the broker's DUP/RETAIN flag).
 
 State lives in the registry table ``gateway_sequences``; ``classify`` reads it before a
 flush, ``commit`` merges what was stored after the InfluxDB write succeeded.
@@ -22,7 +24,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.registry.models import GatewaySequence, utcnow
+from fuelwatch.cloud.store.models.registry import GatewaySequence
+from fuelwatch.core.timeutil import utcnow
 
 __all__ = ["MAX_HOLES", "SeqWindow", "SequenceStore"]
 
@@ -76,10 +79,14 @@ class SequenceStore:
             ).all()
             return {r.gateway_id: SeqWindow.load(r.hwm, r.holes) for r in rows}
 
-    def commit(self, accepted: dict[str, list[int]], replays: dict[str, int]) -> None:
-        """Merge committed sequence numbers (re-reading under the write lock)."""
+    def commit(
+        self, accepted: dict[str, list[int]], replays: dict[str, int]
+    ) -> dict[str, SeqWindow]:
+        """Merge committed sequence numbers (re-reading under the write lock); return the
+        gateways' windows as they are now."""
+        out: dict[str, SeqWindow] = {}
         if not accepted and not replays:
-            return
+            return out
         ids = sorted(set(accepted) | set(replays))
         with self._sessions.begin() as session:
             # Read-modify-write under the write lock, or two workers lose each other's
@@ -104,3 +111,5 @@ class SequenceStore:
                 row.holes = window.dumps()
                 row.replays = (row.replays or 0) + replays.get(gw, 0)
                 row.updated_at = utcnow()
+                out[gw] = window
+        return out

@@ -3,8 +3,10 @@
 Messages are acknowledged to the broker only after their points (or their rejection record)
 are stored and their sequence numbers committed, so a worker killed at any moment loses
 nothing: the broker re-sends what was not acknowledged (with DUP set) to the worker's
-persistent session. A re-sent message whose sequence number is already committed is a
-``duplicate`` (counted, not stored again); the same without DUP is a ``replayed`` rejection.
+persistent session. Then each gateway is told, on its own confirmation topic, which envelopes
+are durably handled (``acks``): only then does it let go of their records, so a message the
+broker loses after its PUBACK is sent again. A copy of an envelope whose sequence number is
+already committed is a ``duplicate``: confirmed again, not stored again.
 
 Several workers share ``$share/<group>/fuel/v1/+/+/+/+``; the broker splits messages between
 them and their sequence bookkeeping meets in the registry database.
@@ -13,77 +15,40 @@ them and their sequence bookkeeping meets in the registry database.
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
-import random
 import time
-from collections import Counter, defaultdict, deque
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections import defaultdict, deque
+from dataclasses import dataclass
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from cloud.aggregates import AGGREGATE_KINDS, ensure_aggregates
-from cloud.aggregates_refresh import LateDataRefresher
-from cloud.influx import InfluxClient, InfluxError
-from cloud.ingest.checks import Accepted, Checker, Rejected
-from cloud.ingest.keys import KeyStore
-from cloud.ingest.lineproto import record_line, write_line
-from cloud.ingest.sequence import SequenceStore
-from cloud.ingest.writer import GroupWriter
-from cloud.settings import CloudSettings
-from cloud.streaming import DEVICE_CLOCK_KINDS, AcceptedSeen, RejectedSeen, StreamingChecker
-from fuelwatch.mqtt import Message, MqttClient, MqttConnectError, MqttError
-from fuelwatch.records import GatewayStatusRecord
-from fuelwatch.wire import ingest_filter
+from fuelwatch.cloud.common.settings import CloudSettings
+from fuelwatch.cloud.ingest.acks import AckBook
+from fuelwatch.cloud.ingest.checks import Accepted, Checked, Checker, Rejected
+from fuelwatch.cloud.ingest.evidence import RejectionLines, tell_streaming
+from fuelwatch.cloud.ingest.keys import KeyStore
+from fuelwatch.cloud.ingest.plausibility import Limits, record_problem
+from fuelwatch.cloud.ingest.sequence import SequenceStore, SeqWindow
+from fuelwatch.cloud.ingest.shedding import Shedder
+from fuelwatch.cloud.ingest.stats import IngestStats, RateLimitedLog, StatsCollector
+from fuelwatch.cloud.ingest.streaming import StreamingChecker
+from fuelwatch.cloud.ingest.writer import GroupWriter
+from fuelwatch.cloud.store.aggregates import AGGREGATE_KINDS, ensure_aggregates
+from fuelwatch.cloud.store.aggregates_refresh import LateDataRefresher
+from fuelwatch.cloud.store.influx import InfluxClient, InfluxError
+from fuelwatch.cloud.store.lineproto import record_line, write_line
+from fuelwatch.core.mqtt import Message, MqttClient, MqttConnectError, MqttError
+from fuelwatch.core.retry import Backoff, BoundedRetrySettings, retrying
+from fuelwatch.core.wire import ingest_filter
 
 __all__ = ["IngestService", "IngestStats", "StatsCollector"]
 
-LOGGER = logging.getLogger("cloud.ingest")
-PAYLOAD_KEEP = 48 * 1024  # bytes of a rejected payload kept as evidence (field limit is 64 KiB)
+#: Committing sequence numbers can collide with another worker's commit: a few quick tries.
+SEQUENCE_COMMIT_RETRY = BoundedRetrySettings(base=0.05, factor=2.0, cap=0.4, max_attempts=5)
 
-
-@dataclass(slots=True)
-class IngestStats:
-    received: int = 0
-    accepted_messages: int = 0
-    accepted_records: int = 0
-    duplicates: int = 0
-    rejected: Counter[str] = field(default_factory=Counter)
-    flushes: int = 0
-    last_flush_ms: float = 0.0
-    # (sent -> stored latency ms, records) since the last stats report
-    latencies: list[tuple[int, int]] = field(default_factory=list)
-
-    def latency_percentiles(self) -> dict[str, float]:
-        """Record-weighted publish->stored latency percentiles since the last call."""
-        samples, self.latencies = sorted(self.latencies), []
-        total = sum(n for _, n in samples)
-        out: dict[str, float] = {}
-        if not total:
-            return out
-        for name, q in (("latency_p50_ms", 0.50), ("latency_p99_ms", 0.99)):
-            target, seen = q * total, 0
-            for value, n in samples:
-                seen += n
-                if seen >= target:
-                    out[name] = float(value)
-                    break
-        out["latency_max_ms"] = float(samples[-1][0])
-        return out
-
-    def as_fields(self) -> dict[str, int | float]:
-        out: dict[str, int | float] = {
-            "received": self.received,
-            "accepted_messages": self.accepted_messages,
-            "accepted_records": self.accepted_records,
-            "duplicates": self.duplicates,
-            "rejected": sum(self.rejected.values()),
-            "flushes": self.flushes,
-        }
-        out |= {f"rejected_{k}": v for k, v in self.rejected.items()}
-        return out
+LOGGER = logging.getLogger("fuelwatch.cloud.ingest")
+#: Refusals that a registry reload may turn around (a key registered a moment ago).
+RELOAD_REASONS = frozenset({"unknown_gateway", "unknown_key"})
 
 
 @dataclass(slots=True)
@@ -92,83 +57,6 @@ class _InFlight:
 
     msg: Message
     done: bool = False
-
-
-class StatsCollector:
-    """Prometheus view of a running ingest service's counters (read at scrape time)."""
-
-    def __init__(self, service: IngestService) -> None:
-        self._service = service
-
-    def collect(self) -> Iterator[Metric]:
-        s = self._service.stats
-        for name, value, help_text in (
-            ("received", s.received, "MQTT messages received"),
-            ("accepted_messages", s.accepted_messages, "messages stored"),
-            ("accepted_records", s.accepted_records, "records stored"),
-            ("duplicates", s.duplicates, "re-sent messages already stored"),
-            ("flushes", s.flushes, "flushes to InfluxDB"),
-            ("influx_retries", self._service.writer.retries, "InfluxDB write retries"),
-        ):
-            yield CounterMetricFamily(f"fuelwatch_ingest_{name}", help_text, value=value)
-        rejected = CounterMetricFamily(
-            "fuelwatch_ingest_rejected", "messages rejected, by reason", labels=["reason"]
-        )
-        for reason, n in sorted(s.rejected.items()):
-            rejected.add_metric([reason], n)
-        yield rejected
-        streaming = self._service.streaming
-        if streaming is not None:
-            st = streaming.stats
-            for name, value, help_text in (
-                ("events", st.events, "events handed to the streaming checker"),
-                ("overflow", st.overflow, "events not checked: the checker's queue was full"),
-                ("raised", st.raised, "warning updates written by streaming checks"),
-                ("cleared", st.cleared, "warnings cleared by streaming checks"),
-                ("tick_errors", st.tick_errors, "streaming checker rounds that failed"),
-            ):
-                yield CounterMetricFamily(f"fuelwatch_streaming_{name}", help_text, value=value)
-            yield GaugeMetricFamily(
-                "fuelwatch_streaming_queued",
-                "events waiting for the checker",
-                value=streaming.queued,
-            )
-        yield GaugeMetricFamily(
-            "fuelwatch_ingest_pending",
-            "messages waiting for a flush",
-            value=self._service.pending,
-        )
-        yield GaugeMetricFamily(
-            "fuelwatch_ingest_last_flush_ms", "duration of the last flush", value=s.last_flush_ms
-        )
-        yield GaugeMetricFamily(
-            "fuelwatch_ingest_ready",
-            "1 while subscribed",
-            value=float(self._service.ready.is_set()),
-        )
-
-
-class _RateLimitedLog:
-    """At most ``burst`` lines per reason per window; the rest are summed up later."""
-
-    def __init__(self, log: logging.Logger, burst: int = 10, window: float = 10.0) -> None:
-        self._log, self._burst, self._window = log, burst, window
-        self._count: Counter[str] = Counter()
-        self._since = time.monotonic()
-
-    def warn(self, key: str, msg: str, *args: object) -> None:
-        now = time.monotonic()
-        if now - self._since > self._window:
-            for k, n in self._count.items():
-                if n > self._burst:
-                    self._log.warning(
-                        "... %d more '%s' rejection(s) not logged", n - self._burst, k
-                    )
-            self._count.clear()
-            self._since = now
-        self._count[key] += 1
-        if self._count[key] <= self._burst:
-            self._log.warning(msg, *args)
 
 
 class IngestService:
@@ -190,15 +78,30 @@ class IngestService:
         self.sequences = sequences
         self.streaming = streaming
         self.refresher = refresher
-        self.checker = Checker(keys, max_sent_age_days=settings.ingest_max_sent_age_days)
-        self.writer = GroupWriter(influx, logger=self.log)
+        self.checker = Checker(
+            keys,
+            max_sent_age_days=settings.ingest_max_sent_age_days,
+            limits=Limits(
+                future_ms=int(settings.ingest_future_skew * 1000),
+                before_registration_ms=int(settings.ingest_before_registration_days * 86_400_000),
+            ),
+        )
+        self.writer = GroupWriter(influx, retry=settings.ingest_influx_retry, logger=self.log)
         self.stats = IngestStats()
+        self.acks = AckBook(grace=settings.ingest_gap_grace)
+        self.shedder = Shedder(
+            evidence_rate=settings.ingest_evidence_rate,
+            evidence_burst=settings.ingest_evidence_burst,
+            bad_signature_rate=settings.ingest_bad_signature_rate,
+            bad_signature_burst=settings.ingest_bad_signature_burst,
+            log=self.log,
+        )
+        self._evidence = RejectionLines(settings.ingest_client_id)
         self._inbox: list[_InFlight] = []
         self._unacked: deque[_InFlight] = deque()
         self._wake = asyncio.Event()
         self._client: MqttClient | None = None
-        self._last_rejected_ns = 0
-        self._rejection_log = _RateLimitedLog(self.log)
+        self._rejection_log = RateLimitedLog(self.log)
         self.ready = asyncio.Event()
 
     @property
@@ -220,37 +123,39 @@ class IngestService:
             tg.create_task(self._connection_loop(), name="ingest-mqtt")
             tg.create_task(self._flush_loop(), name="ingest-flush")
             tg.create_task(self._stats_loop(), name="ingest-stats")
+            tg.create_task(self._ack_loop(), name="ingest-acks")
             if self.streaming is not None:
                 tg.create_task(self.streaming.run(), name="ingest-streaming")
             if self.refresher is not None:
                 tg.create_task(self.refresher.run(), name="ingest-aggregates-refresh")
 
     async def _wait_for_influx(self) -> None:
-        attempt = 0
-        while True:
+        backoff = Backoff(self.settings.ingest_influx_retry)
+
+        async def ready() -> str:
+            version = await self.influx.ping()
+            await self.influx.create_database()
+            return version
+
+        def note(exc: Exception, _delay: float) -> None:
+            if backoff.failures == 1:
+                self.log.error("waiting for InfluxDB at %s: %s", self.influx.url, exc)
+
+        version = await retrying(ready, backoff=backoff, retry_on=InfluxError, on_retry=note)
+        self.log.info(
+            "InfluxDB %s at %s, database %s", version, self.influx.url, self.influx.database
+        )
+        if self.settings.influx_aggregates:
             try:
-                version = await self.influx.ping()
-                await self.influx.create_database()
+                await ensure_aggregates(self.influx)
             except InfluxError as exc:
-                attempt += 1
-                if attempt == 1:
-                    self.log.error("waiting for InfluxDB at %s: %s", self.influx.url, exc)
-                await asyncio.sleep(min(10.0, 0.5 * attempt))
-                continue
-            self.log.info(
-                "InfluxDB %s at %s, database %s", version, self.influx.url, self.influx.database
-            )
-            if self.settings.influx_aggregates:
-                try:
-                    await ensure_aggregates(self.influx)
-                except InfluxError as exc:
-                    # dashboards lose their aggregates, not data: say so and go on ingesting
-                    self.log.error("cannot set up InfluxDB aggregates (CQs): %s", exc)
-            return
+                # dashboards lose their aggregates, not data: say so and go on ingesting
+                self.log.error("cannot set up InfluxDB aggregates (CQs): %s", exc)
 
     async def _connection_loop(self) -> None:
         s = self.settings
-        attempt = 0
+        backoff = Backoff(s.ingest_mqtt_retry)
+        reported = False  # the first failure of an outage is an error, the rest are details
         while True:
             client = MqttClient(
                 host=s.mqtt.host,
@@ -273,18 +178,19 @@ class IngestService:
                     [(ingest_filter(s.ingest_group, s.ingest_district), 1)], retain_handling=2
                 )
             except (MqttConnectError, MqttError, TimeoutError) as exc:
-                attempt += 1
                 self.log.log(
-                    logging.ERROR if attempt == 1 else logging.DEBUG,
+                    logging.DEBUG if reported else logging.ERROR,
                     "ingest cannot subscribe at %s:%d: %s",
                     s.mqtt.host,
                     s.mqtt.port,
                     exc,
                 )
+                reported = True
                 await client.disconnect()
-                await asyncio.sleep(random.uniform(0.2, min(30.0, 1.5 ** min(10, attempt))))
+                await backoff.wait()
                 continue
-            attempt = 0
+            backoff.reset()
+            reported = False
             self._client = client
             self.ready.set()
             self.log.info(
@@ -295,7 +201,8 @@ class IngestService:
             reason = await client.wait_closed()
             self.ready.clear()
             self.log.warning("ingest lost the broker: %s", reason)
-            await asyncio.sleep(random.uniform(0.2, 1.0))
+            # Workers that lost the same broker do not all come back in the same instant.
+            await backoff.wait()
 
     def _receive(self, msg: Message) -> None:
         self.stats.received += 1
@@ -356,59 +263,64 @@ class IngestService:
     # -- one flush -----------------------------------------------------------------------------
 
     async def flush(self, batch: list[Message]) -> None:
-        results = [self.checker.check(msg) for msg in batch]
-        if any(
-            isinstance(r, Rejected) and r.reason in ("unknown_gateway", "unknown_key")
-            for r in results
-        ):
+        """Check, store and commit one batch; then confirm to the gateways."""
+        # refresh before checking: a key revoked ``refresh`` seconds ago must not pass
+        await self.keys.maybe_reload()
+        pre = [self.checker.pre(msg) for msg in batch]
+        if any(isinstance(r, Rejected) and r.reason in RELOAD_REASONS for r in pre):
             await self.keys.maybe_reload(force=True)
-            results = [
-                r
-                if isinstance(r, Accepted) or r.reason not in ("unknown_gateway", "unknown_key")
-                else self.checker.check(r.msg)
-                for r in results
+            pre = [
+                self.checker.pre(r.msg)
+                if isinstance(r, Rejected) and r.reason in RELOAD_REASONS
+                else r
+                for r in pre
             ]
-        else:
-            await self.keys.maybe_reload()
-
+        windows = await asyncio.to_thread(
+            self.sequences.windows, {c.head.gw for c in pre if isinstance(c, Checked)}
+        )
         accepted: list[Accepted] = []
         rejected: list[Rejected] = []
-        duplicates = 0
-        windows = await asyncio.to_thread(
-            self.sequences.windows, {r.head.gw for r in results if isinstance(r, Accepted)}
-        )
         in_flush: set[tuple[str, int]] = set()
         replays: dict[str, int] = defaultdict(int)
-        for r in results:
-            if isinstance(r, Rejected):
-                rejected.append(r)
+        duplicates = 0
+        for c in pre:
+            if isinstance(c, Rejected):
+                rejected.append(c)
                 continue
-            key = (r.head.gw, r.head.seq)
-            window = windows.get(r.head.gw)
-            if key in in_flush or (window is not None and window.seen(r.head.seq)):
-                if r.msg.dup or r.msg.retain:
-                    # a broker re-send (DUP) or a retained message handed out again (RETAIN):
-                    # not a replay by anyone, and already stored
-                    duplicates += 1
-                    continue
-                replays[r.head.gw] += 1
-                rejected.append(
-                    Rejected(
-                        r.msg,
-                        "replayed",
-                        f"sequence {r.head.seq} of {r.head.gw} was stored before",
-                        r.topic,
-                        r.head,
-                    )
-                )
+            key = (c.head.gw, c.head.seq)
+            window = windows.get(c.head.gw)
+            self.acks.first_seen(c.info, window)
+            if key in in_flush or (window is not None and window.seen(c.head.seq)):
+                # A copy of an envelope already handled: the signature covers the sequence
+                # number, so a genuine copy is the same envelope. Confirm again, store nothing.
+                duplicates += 1
+                if not (c.msg.dup or c.msg.retain):
+                    replays[c.head.gw] += 1
+                self.acks.confirm(c.info, c.head.seq)
+                continue
+            if not self.shedder.may_verify(c.topic.station):
+                self.stats.shed["unverified"] += 1
+                continue
+            r = self.checker.finish(c)
+            if isinstance(r, Rejected):
+                if r.reason == "bad_signature":
+                    self.shedder.bad_signature(c.topic.station)
+                rejected.append(r)
+                if r.verified:
+                    in_flush.add(key)
                 continue
             in_flush.add(key)
             accepted.append(r)
 
+        implausible = self._split_implausible(accepted)
         groups = [
             [
                 record_line(
-                    rec, district=a.topic.district, station=a.topic.station, device=a.topic.device
+                    rec,
+                    district=a.topic.district,
+                    station=a.topic.station,
+                    device=a.topic.device,
+                    gateway=a.head.gw,
                 )
                 for rec in a.records
             ]
@@ -419,26 +331,36 @@ class IngestService:
             keep = []
             for i, a in enumerate(accepted):
                 if i in refused:
-                    rejected.append(Rejected(a.msg, "store_rejected", refused[i], a.topic, a.head))
+                    rejected.append(
+                        Rejected(a.msg, "store_rejected", refused[i], a.topic, a.head, a.info)
+                    )
                 else:
                     keep.append(a)
             accepted = keep
-        samples: list[int | None] = []
-        if rejected:
-            lines = [self._rejection_line(r) for r in rejected]
-            leftover = await self.writer.write([[line] for line, _ in lines])
-            for i in leftover:
-                self.log.error("cannot store rejection record: %s", leftover[i])
-            samples = [None if i in leftover else ts for i, (_, ts) in enumerate(lines)]
+        rejected += [r for r, _ in implausible]
+        samples = await self._write_evidence(rejected, implausible)
 
         committed: dict[str, list[int]] = defaultdict(list)
         for a in accepted:
             committed[a.head.gw].append(a.head.seq)
-        await self._commit_sequences(committed, replays)
+            self.acks.confirm(a.info, a.head.seq)
+        for r in rejected:
+            if r.info is not None and r.head is not None:
+                committed[r.head.gw].append(r.head.seq)
+                rids = next((tuple(ids) for x, ids in implausible if x is r), ())
+                self.acks.refuse(r.info, r.head.seq, r.reason, rids)
+        after = await self._commit_sequences(committed, replays)
+        infos = {a.info.gateway: a.info for a in accepted} | {
+            r.info.gateway: r.info for r in rejected if r.info is not None
+        }
+        for gw, window in after.items():
+            if gw in infos:
+                self.acks.note_window(infos[gw], window)
+        self._send_acks()
 
         stored_at = time.time_ns() // 1_000_000
         if self.streaming is not None:
-            self._tell_streaming(accepted, rejected, samples, stored_at)
+            tell_streaming(self.streaming, accepted, rejected, samples, stored_at)
         if self.refresher is not None:
             for a in accepted:
                 if a.records and a.topic.kind.value in AGGREGATE_KINDS:
@@ -448,6 +370,7 @@ class IngestService:
         self.stats.accepted_messages += len(accepted)
         self.stats.accepted_records += sum(len(a.records) for a in accepted)
         self.stats.duplicates += duplicates
+        self.stats.resent += sum(replays.values())
         for r in rejected:
             self.stats.rejected[r.reason] += 1
             gw = r.head.gw if r.head else "?"
@@ -459,93 +382,103 @@ class IngestService:
                 r.reason,
                 r.detail[:300],
             )
+        self.shedder.summarize()
+
+    def _split_implausible(self, accepted: list[Accepted]) -> list[tuple[Rejected, list[int]]]:
+        """Take implausible records out of their envelopes; one rejection per envelope."""
+        now = time.time_ns() // 1_000_000
+        limits = self.checker.limits
+        out: list[tuple[Rejected, list[int]]] = []
+        for a in accepted:
+            bad: list[tuple[int, str]] = []
+            for rec in a.records:
+                problem = record_problem(
+                    rec,
+                    now_ms=now,
+                    registered_ms=a.info.registered_ms,
+                    tank_heights=a.info.tank_heights,
+                    limits=limits,
+                )
+                if problem is not None:
+                    bad.append((rec.rid, problem))
+            if not bad:
+                continue
+            rids = {rid for rid, _ in bad}
+            a.records = [rec for rec in a.records if rec.rid not in rids]
+            self.stats.implausible_records += len(bad)
+            detail = "; ".join(f"rid {rid}: {problem}" for rid, problem in bad[:20])
+            if len(bad) > 20:
+                detail += f"; and {len(bad) - 20} more"
+            out.append(
+                (Rejected(a.msg, "implausible", detail, a.topic, a.head, a.info), sorted(rids))
+            )
+        return out
+
+    async def _write_evidence(
+        self, rejected: list[Rejected], implausible: list[tuple[Rejected, list[int]]]
+    ) -> list[int | None]:
+        """Rejection rows, within each station's evidence budget; the rest is counted shed.
+
+        A verified refusal always gets its row: its gateway is told to let go of the records.
+        """
+        counts = {id(r): len(rids) for r, rids in implausible}
+        lines: list[tuple[int, str, int]] = []
+        for i, r in enumerate(rejected):
+            station = r.topic.station if r.topic else None
+            if r.verified or self.shedder.evidence(station, r.reason):
+                line, ts = self._evidence.line(r, records=counts.get(id(r)))
+                lines.append((i, line, ts))
+            else:
+                self.stats.shed[r.reason] += 1
+        samples: list[int | None] = [None] * len(rejected)
+        if lines:
+            leftover = await self.writer.write([[line] for _, line, _ in lines])
+            for k, (i, _, ts) in enumerate(lines):
+                if k in leftover:
+                    self.log.error("cannot store rejection record: %s", leftover[k])
+                else:
+                    samples[i] = ts
+        return samples
+
+    def _send_acks(self) -> None:
+        client = self._client
+        for topic, payload, resend in self.acks.take():
+            if client is None or not client.is_connected:
+                return  # the gateways resend; this worker confirms them then
+            fut = client.publish_nowait(topic, payload, qos=1)
+            fut.add_done_callback(self._ack_settled)
+            self.stats.confirmations += 1
+            self.stats.resend_requests += resend
+
+    def _ack_settled(self, fut: asyncio.Future[int]) -> None:
+        if not fut.cancelled() and fut.exception() is not None:
+            self._rejection_log.warn(
+                "confirmation", "cannot publish a confirmation: %s", fut.exception()
+            )
+
+    async def _ack_loop(self) -> None:
+        """Resend requests for gaps that stay open without new traffic to carry them."""
+        while True:
+            await asyncio.sleep(1.0)
+            self._send_acks()
 
     async def _commit_sequences(
         self, committed: dict[str, list[int]], replays: dict[str, int]
-    ) -> None:
-        for attempt in range(5):
-            try:
-                await asyncio.to_thread(self.sequences.commit, dict(committed), dict(replays))
-                return
-            except (IntegrityError, DBAPIError) as exc:
-                if attempt == 4:
-                    # The points are stored; only replay bookkeeping is behind. Say so loudly.
-                    self.log.error("cannot record sequence numbers after 5 tries: %s", exc)
-                    return
-                await asyncio.sleep(0.05 * (attempt + 1))
-
-    def _tell_streaming(
-        self,
-        accepted: list[Accepted],
-        rejected: list[Rejected],
-        samples: list[int | None],
-        now_ms: int,
-    ) -> None:
-        """Hand what this flush stored to the streaming checker (queue append only)."""
-        assert self.streaming is not None
-        for a in accepted:
-            last = a.records[-1] if a.records else None
-            status = last.state if isinstance(last, GatewayStatusRecord) else None
-            kind = a.topic.kind.value
-            lags = (
-                [r.gts - r.ts for r in a.records if r.gts is not None]
-                if kind in DEVICE_CLOCK_KINDS
-                else []
+    ) -> dict[str, SeqWindow]:
+        try:
+            return await retrying(
+                lambda: asyncio.to_thread(self.sequences.commit, dict(committed), dict(replays)),
+                backoff=Backoff(SEQUENCE_COMMIT_RETRY),
+                retry_on=(IntegrityError, DBAPIError),
             )
-            self.streaming.notify(
-                AcceptedSeen(
-                    gw=a.head.gw,
-                    district=a.topic.district,
-                    station=a.topic.station,
-                    seq=a.head.seq,
-                    boot=a.head.boot,
-                    sent_ms=a.head.sent,
-                    received_ms=now_ms,
-                    kind=kind,
-                    redelivered=a.msg.dup or a.msg.retain,
-                    status=status,
-                    device=a.topic.device,
-                    device_lag_ms=min(lags) if lags else None,
-                )
+        except (IntegrityError, DBAPIError) as exc:
+            # The points are stored; only replay bookkeeping is behind. Say so loudly.
+            self.log.error(
+                "cannot record sequence numbers after %d tries: %s",
+                SEQUENCE_COMMIT_RETRY.max_attempts,
+                exc,
             )
-        for r, sample in zip(rejected, samples, strict=True):
-            self.streaming.notify(
-                RejectedSeen(
-                    reason=r.reason,
-                    topic=r.msg.topic[:1024],
-                    district=r.topic.district if r.topic else None,
-                    station=r.topic.station if r.topic else None,
-                    gw=r.head.gw[:64] if r.head else None,
-                    kid=r.head.kid[:64] if r.head else None,
-                    seq=r.head.seq if r.head else None,
-                    detail=r.detail[:300],
-                    received_ms=now_ms,
-                    sample_ns=sample,
-                )
-            )
-
-    def _rejection_line(self, r: Rejected) -> tuple[str, int]:
-        """The ``rejected`` point and its time (ns), by which a warning refers to it."""
-        now = max(time.time_ns(), self._last_rejected_ns + 1)
-        self._last_rejected_ns = now
-        payload = r.msg.payload
-        tags = {
-            "reason": r.reason,
-            "district": r.topic.district if r.topic else None,
-            "station": r.topic.station if r.topic else None,
-        }
-        fields: dict[str, object] = {
-            "topic": r.msg.topic[:1024],
-            "detail": r.detail[:2048],
-            "size": len(payload),
-            "gw": r.head.gw[:64] if r.head else None,
-            "seq": r.head.seq if r.head else None,
-            "kid": r.head.kid[:64] if r.head else None,
-            "payload": base64.b64encode(payload[:PAYLOAD_KEEP]).decode(),
-            "truncated": len(payload) > PAYLOAD_KEEP,
-            "worker": self.settings.ingest_client_id,
-        }
-        return write_line("rejected", tags, fields, now), now
+            return {}
 
     async def _stats_loop(self) -> None:
         last = (0, 0)

@@ -1,7 +1,7 @@
 """Writes line-protocol groups to InfluxDB; never gives up on data while InfluxDB is down.
 
 A flush is a list of groups (one group per MQTT message). While InfluxDB is unreachable or
-answers 5xx, the writer waits with capped backoff and tries again, holding the flush; the
+answers 5xx, the writer waits by its retry policy and tries again, holding the flush; the
 caller does not acknowledge those messages meanwhile, so the broker keeps the rest (bounded
 by the worker's MQTT Receive Maximum). When InfluxDB refuses a write (4xx: a field type
 conflict, say), the groups are written one by one to find the refused ones, which are
@@ -10,12 +10,11 @@ returned to the caller to be recorded as rejections; the others are stored.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import random
 from collections.abc import Sequence
 
-from cloud.influx import InfluxClient, InfluxUnavailableError, InfluxWriteError
+from fuelwatch.cloud.store.influx import InfluxClient, InfluxUnavailableError, InfluxWriteError
+from fuelwatch.core.retry import Backoff, RetrySettings, retrying
 
 __all__ = ["GroupWriter"]
 
@@ -28,11 +27,11 @@ class GroupWriter:
         self,
         influx: InfluxClient,
         *,
-        backoff_max: float = 10.0,
+        retry: RetrySettings,
         logger: logging.Logger | None = None,
     ) -> None:
         self._influx = influx
-        self._backoff_max = backoff_max
+        self._retry = retry
         self._log = logger or LOGGER
         self.outage = False
         self.retries = 0
@@ -72,20 +71,21 @@ class GroupWriter:
         return {}
 
     async def _retrying(self, body: bytes) -> None:
-        attempt = 0
-        while True:
-            try:
-                await self._influx.write(body)
-            except InfluxUnavailableError as exc:
-                attempt += 1
-                self.retries += 1
-                if not self.outage:
-                    self._log.error("InfluxDB unavailable, holding data and retrying: %s", exc)
-                    self.outage = True
-                delay = random.uniform(0.5, min(self._backoff_max, 0.5 * 1.5**attempt))
-                await asyncio.sleep(delay)
-                continue
-            if self.outage:
-                self._log.warning("InfluxDB is back after %d retries", attempt)
-                self.outage = False
-            return
+        # One backoff per write: flushes running in parallel each keep their own count.
+        backoff = Backoff(self._retry)
+
+        def note(exc: Exception, _delay: float) -> None:
+            self.retries += 1
+            if not self.outage:
+                self._log.error("InfluxDB unavailable, holding data and retrying: %s", exc)
+                self.outage = True
+
+        await retrying(
+            lambda: self._influx.write(body),
+            backoff=backoff,
+            retry_on=InfluxUnavailableError,
+            on_retry=note,
+        )
+        if self.outage:
+            self._log.warning("InfluxDB is back after %d retries", backoff.failures)
+            self.outage = False

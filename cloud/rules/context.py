@@ -15,9 +15,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from cloud.influx import Series
-from cloud.rules.facts import Facts
-from cloud.warnings.categories import Severity
+from fuelwatch.cloud.common.categories import Severity
+from fuelwatch.cloud.rules.facts import Facts
+from fuelwatch.cloud.rules.state.keeper import StateKeeper
+from fuelwatch.cloud.rules.state.station import StationState
+from fuelwatch.cloud.store.influx import Series
 
 __all__ = [
     "MAX_RECORDS",
@@ -105,6 +107,9 @@ class Outcome:
 
     findings: list[Finding] = field(default_factory=list)
     checked: set[tuple[str, str]] = field(default_factory=set)
+    #: the statistic each judged subject was decided on (fired or not), in units of its
+    #: threshold (0 = at the threshold): for the bench's ROC, and the rules' last-run detail
+    scores: dict[tuple[str, str], float] = field(default_factory=dict)
 
     def fire(self, finding: Finding) -> None:
         self.findings.append(finding)
@@ -112,6 +117,9 @@ class Outcome:
 
     def clear(self, station: str, subject: str) -> None:
         self.checked.add((station, subject))
+
+    def score(self, station: str, subject: str, value: float) -> None:
+        self.scores[(station, subject)] = round(float(value), 3)
 
 
 @dataclass(slots=True)
@@ -125,6 +133,11 @@ class RuleContext:
     facts: Facts
     results: dict[str, list[Series]]
     session: Session
+    #: the incremental state (cloud/rules/state): every station's running models, judged up
+    #: to ``end`` (None for detectors that read query results)
+    state: StateKeeper | None = None
+    #: fits computed in this run, shared by the rules that use the same window
+    cache: dict[tuple[Any, ...], Any] = field(default_factory=dict)
 
     @property
     def window(self) -> tuple[datetime, datetime]:
@@ -149,6 +162,14 @@ class RuleContext:
         for s in self.results.get(query, []):
             for row in s.rows():
                 yield s.tags, row
+
+    def stations(self) -> list[StationState]:
+        """The registered stations' states (state detectors only)."""
+        assert self.state is not None, "this detector needs the incremental state"
+        return [self.state.states[s] for s in sorted(self.facts.stations) if s in self.state.states]
+
+    def option(self, name: str, default: float) -> float:
+        return float(self.options.get(name, default))
 
     def shifted(self, delta: timedelta) -> datetime:
         return self.end - delta

@@ -18,9 +18,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from cloud.rules.store import ThresholdSpec
-from cloud.warnings.categories import Category, Severity
-from fuelwatch.config import ConfigError, load_yaml, validate_yaml_model
+from fuelwatch.cloud.common.categories import Category, Severity
+from fuelwatch.cloud.store.models.rules import ThresholdSpec
+from fuelwatch.core.config import ConfigError, load_yaml, validate_yaml_model
 
 __all__ = [
     "DEFINITIONS_DIR",
@@ -120,7 +120,7 @@ class RuleDefinition(BaseModel):
     @field_validator("detector")
     @classmethod
     def _known_detector(cls, value: str) -> str:
-        from cloud.rules.detectors import DETECTORS  # noqa: PLC0415 - the registry imports us
+        from fuelwatch.cloud.rules.detectors import DETECTORS  # noqa: PLC0415 - the registry imports us
 
         if value not in DETECTORS:
             raise ValueError(f"unknown detector {value!r} (known: {', '.join(sorted(DETECTORS))})")
@@ -128,7 +128,7 @@ class RuleDefinition(BaseModel):
 
     @model_validator(mode="after")
     def _detector(self) -> RuleDefinition:
-        from cloud.rules.detectors import DETECTORS  # noqa: PLC0415 - the registry imports us
+        from fuelwatch.cloud.rules.detectors import DETECTORS  # noqa: PLC0415 - the registry imports us
 
         detector = DETECTORS[self.detector]
         missing = set(detector.queries) - set(self.queries)

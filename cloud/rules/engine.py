@@ -1,12 +1,15 @@
-"""The rule engine: due rules → InfluxQL → detector → warnings with evidence.
+"""The rule engine: due rules → the incremental state → detector → warnings with evidence.
 
-For each rule the engine renders the YAML query templates for the window ending at
-``now − lag`` (queries never look past ``now``, so stepping a simulated clock over stored
-history is causal), runs them in one request, hands the series and the registry facts to the
-rule's detector, and reports what it found to ``cloud.warnings.service``: ``upsert_warning``
-for a finding (dedup key rule + station + subject, on the evaluation clock), and
-``resolve_warning`` for every subject the detector judged clean. A rule that fails is logged
-and recorded as an error in its settings row; the other rules still run.
+At each run the engine first brings every station's running state up to ``now``
+(cloud/rules/state: it reads only the raw points that are new since the last run, once), then
+hands each due rule's detector that state, judged up to the state's horizon (nothing after
+``now`` is read, so stepping a simulated clock over stored history is causal). Each rule's
+YAML queries are rendered for its window into the evidence, so anyone can re-read the raw
+points; a detector that does not use the state has them run instead. It reports
+what it found to ``fuelwatch.cloud.warnings.service``: ``upsert_warning`` for a finding (dedup key
+rule + station + subject, on the evaluation clock), and ``resolve_warning`` for every subject the
+detector judged clean. A rule that fails is logged and recorded as an error in its settings row; the
+other rules still run.
 """
 
 from __future__ import annotations
@@ -17,18 +20,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Self
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.influx import InfluxClient, InfluxError, Series
-from cloud.registry.db import make_engine, make_sessionmaker, require_schema
-from cloud.rules import store
-from cloud.rules.context import Finding, Outcome, RuleContext, iso
-from cloud.rules.definition import RuleDefinition, load_definitions
-from cloud.rules.detectors import DETECTORS
-from cloud.rules.facts import Facts, load_facts
-from cloud.settings import CloudSettings
-from cloud.warnings.service import open_warning, resolve_warning, upsert_warning
+from fuelwatch.cloud.common.settings import CloudSettings
+from fuelwatch.cloud.rules import store
+from fuelwatch.cloud.rules.context import Finding, Outcome, RuleContext, iso, ms_to_dt
+from fuelwatch.cloud.rules.definition import RuleDefinition, load_definitions
+from fuelwatch.cloud.rules.detectors import DETECTORS
+from fuelwatch.cloud.rules.facts import Facts, load_facts
+from fuelwatch.cloud.rules.state.keeper import StateKeeper
+from fuelwatch.cloud.rules.state.views import state_results
+from fuelwatch.cloud.store.db import make_engine, make_sessionmaker, require_schema
+from fuelwatch.cloud.store.influx import InfluxClient, InfluxError, Series
+from fuelwatch.cloud.store.models.rules import Rule
+from fuelwatch.cloud.store.models.warnings import Warning_
+from fuelwatch.cloud.warnings.service import State, open_warning, resolve_warning, upsert_warning
 
 __all__ = ["EvaluationReport", "RuleEngine", "RuleResult", "render_query"]
 
@@ -42,6 +49,7 @@ class RuleResult:
     resolved: list[tuple[str, str]] = field(default_factory=list)
     error: str | None = None
     duration_ms: float = 0.0
+    scores: dict[tuple[str, str], float] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -59,6 +67,10 @@ class EvaluationReport:
     @property
     def errors(self) -> list[RuleResult]:
         return [r for r in self.results if r.error]
+
+
+def _ms(dt: datetime) -> int:
+    return int(dt.timestamp() * 1000)
 
 
 def _literal(dt: datetime) -> str:
@@ -95,12 +107,16 @@ class RuleEngine:
         influx: InfluxClient,
         definitions: list[RuleDefinition] | None = None,
         logger: logging.Logger | None = None,
+        keeper: StateKeeper | None = None,
     ) -> None:
         self.sessions = sessions
         self.influx = influx
+        self.keeper = keeper or StateKeeper(influx=influx, sessions=sessions)
         self.definitions = definitions if definitions is not None else load_definitions()
         self.log = logger or LOGGER
         self._registered = False
+        self._pending: list[tuple[str, Any, dict[str, Any], float, datetime]] = []
+        self._open: dict[str, set[tuple[str, str]]] = {}
         self._owned_db: Engine | None = None  # disposed on close when from_settings made it
 
     @classmethod
@@ -117,11 +133,19 @@ class RuleEngine:
             username=settings.influx_username,
             password=settings.influx_password,
         )
-        made = cls(sessions=make_sessionmaker(db), influx=influx, **kwargs)
+        sessions = make_sessionmaker(db)
+        kwargs.setdefault(
+            "keeper",
+            StateKeeper(
+                influx=influx, sessions=sessions, hold_ms=settings.rules_hold_seconds * 1000
+            ),
+        )
+        made = cls(sessions=sessions, influx=influx, **kwargs)
         made._owned_db = db
         return made
 
     async def aclose(self) -> None:
+        self.keeper.save()
         await self.influx.aclose()
         if self._owned_db is not None:
             self._owned_db.dispose()
@@ -197,16 +221,79 @@ class RuleEngine:
             return report
         with self.sessions() as session:
             facts = load_facts(session)
+        horizon: int | None = None
+        state_error: str | None = None
+        if any(DETECTORS[d.detector].uses_state for d in rules) and facts.stations:
+            try:
+                horizon = await self.keeper.advance(int(now.timestamp() * 1000), facts)
+            except InfluxError as exc:  # the rules on the state cannot run; the others can
+                self.log.warning("rule state at %s: %s", iso(now), exc)
+                state_error = f"InfluxError: {exc}"
+        cache: dict[tuple[Any, ...], Any] = {}
+        self._load_uncleared()
         for d in rules:
-            report.results.append(await self._evaluate(d, now, settings[d.id][1], facts))
+            if state_error is not None and DETECTORS[d.detector].uses_state:
+                report.results.append(RuleResult(d.id, error=state_error))
+                self._pending.append((d.id, "error", {"error": state_error}, 0.0, now))
+                continue
+            report.results.append(
+                await self._evaluate(d, now, settings[d.id][1], facts, horizon, cache)
+            )
+        self._record_evaluations()
         return report
 
+    def _record_evaluations(self) -> None:
+        """Every rule's last evaluation, in one transaction per run."""
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        with self.sessions.begin() as session:
+            session.execute(
+                update(Rule),
+                [
+                    {
+                        "id": rule_id,
+                        "last_evaluated_at": at,
+                        "last_result": outcome,
+                        "last_detail": detail,
+                        "last_duration_ms": duration_ms,
+                    }
+                    for rule_id, outcome, detail, duration_ms, at in pending
+                ],
+            )
+
+    def _load_uncleared(self) -> None:
+        """(station, subject) per rule of the warnings that are open and not cleared: the only
+        subjects a rule may have to resolve (one query per run)."""
+        self._open = {}
+        with self.sessions() as session:
+            rows = session.execute(
+                select(Warning_.rule_id, Warning_.station_id, Warning_.subject).where(
+                    Warning_.state != State.CLOSED, Warning_.cleared_at.is_(None)
+                )
+            )
+            for rule_id, station, subject in rows:
+                self._open.setdefault(rule_id, set()).add((station, subject))
+
     async def _evaluate(
-        self, d: RuleDefinition, now: datetime, thresholds: dict[str, Any], facts: Facts
+        self,
+        d: RuleDefinition,
+        now: datetime,
+        thresholds: dict[str, Any],
+        facts: Facts,
+        horizon: int | None,
+        cache: dict[tuple[Any, ...], Any],
     ) -> RuleResult:
         t0 = time.perf_counter()
         result = RuleResult(d.id)
         end = now - d.delay
+        detector = DETECTORS[d.detector]
+        if detector.uses_state and horizon is not None:
+            # judged up to where the state is complete (the sales that cover a reading arrive
+            # up to the hold after it), and for the rules that count POS rows 5 min before
+            # that (a POS row follows its sale by a minute or two)
+            pos = 5 * 60_000 if "pos_sales" in detector.queries else 0
+            end = min(end, ms_to_dt(horizon - self.keeper.hold_ms - pos))
         start = end - d.span
         # heavy rules query a batch of stations at a time (``station_batch``); each station's
         # evidence names the statements of its own batch
@@ -223,10 +310,15 @@ class RuleEngine:
                     )
                     for name, text in d.queries.items()
                 }
-                for name, series in (await self._query(queries)).items():
-                    results.setdefault(name, []).extend(series)
+                if not detector.uses_state:
+                    for name, series in (await self._query(queries)).items():
+                        results.setdefault(name, []).extend(series)
                 queries_of |= dict.fromkeys(batch, queries)
-            with self.sessions.begin() as session:
+            if detector.uses_state:
+                states = [self.keeper.states[s] for s in names if s in self.keeper.states]
+                results = state_results(states, list(detector.queries), _ms(start), _ms(end), cache)
+            # judge in a read-only session (department tables); write only what changed
+            with self.sessions() as session:
                 ctx = RuleContext(
                     rule_id=d.id,
                     now=now,
@@ -237,23 +329,30 @@ class RuleEngine:
                     facts=facts,
                     results=results,
                     session=session,
+                    state=self.keeper if detector.uses_state else None,
+                    cache=cache,
                 )
-                outcome = DETECTORS[d.detector].fn(ctx) if facts.stations else Outcome()
-                self._store(session, d, outcome, queries_of, thresholds, now, result)
-                result.duration_ms = (time.perf_counter() - t0) * 1000
-                store.record_evaluation(
-                    session,
+                outcome = detector.fn(ctx) if facts.stations else Outcome()
+            uncleared = self._open.get(d.id, set())
+            result.scores = outcome.scores
+            if outcome.findings or (outcome.checked & uncleared):
+                with self.sessions.begin() as session:
+                    self._store(session, d, outcome, queries_of, thresholds, now, result, uncleared)
+            result.duration_ms = (time.perf_counter() - t0) * 1000
+            self._pending.append(
+                (
                     d.id,
-                    result="fired" if result.fired else "ok",
-                    detail={
+                    "fired" if result.fired else "ok",
+                    {
                         "window": [iso(start), iso(end)],
                         "fired": [list(x) for x in result.fired][:100],
                         "resolved": [list(x) for x in result.resolved][:100],
                         "checked": len(outcome.checked),
                     },
-                    duration_ms=result.duration_ms,
-                    at=now,
+                    result.duration_ms,
+                    now,
                 )
+            )
         except (InfluxError, ValueError, KeyError, TypeError, ArithmeticError) as exc:
             result.error = f"{type(exc).__name__}: {exc}"
             result.duration_ms = (time.perf_counter() - t0) * 1000
@@ -261,15 +360,7 @@ class RuleEngine:
                 self.log.warning("rule %s at %s: %s", d.id, iso(now), exc)
             else:
                 self.log.exception("rule %s failed at %s", d.id, iso(now))
-            with self.sessions.begin() as session:
-                store.record_evaluation(
-                    session,
-                    d.id,
-                    result="error",
-                    detail={"error": result.error},
-                    duration_ms=result.duration_ms,
-                    at=now,
-                )
+            self._pending.append((d.id, "error", {"error": result.error}, result.duration_ms, now))
         else:
             self.log.info(
                 "rule %s at %s: %d fired, %d resolved, %.0f ms",
@@ -297,6 +388,7 @@ class RuleEngine:
         thresholds: dict[str, Any],
         now: datetime,
         result: RuleResult,
+        uncleared: set[tuple[str, str]],
     ) -> None:
         fired = set()
         for f in outcome.findings:
@@ -317,7 +409,7 @@ class RuleEngine:
             )
             fired.add((f.station, f.subject))
             result.fired.append((f.station, f.subject))
-        for station, subject in sorted(outcome.checked - fired):
+        for station, subject in sorted((outcome.checked & uncleared) - fired):
             w = open_warning(session, d.id, station, subject)
             if w is not None and w.cleared_at is None:
                 resolve_warning(

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from cloud.registry.models import Dispenser, Station
+from fuelwatch.cloud.store.models.registry import Dispenser, Station
 
 __all__ = ["Facts", "NozzleFact", "StationFact", "TankFact", "load_facts"]
 

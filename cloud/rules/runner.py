@@ -10,9 +10,9 @@ import signal
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from cloud.rules.engine import EvaluationReport, RuleEngine
-from cloud.settings import CloudSettings
-from fuelwatch.errors import UserFacingError
+from fuelwatch.cloud.common.settings import CloudSettings
+from fuelwatch.cloud.rules.engine import EvaluationReport, RuleEngine
+from fuelwatch.core.errors import UserFacingError
 
 __all__ = ["RulesFailedError", "parse_at", "run_forever", "run_once", "summary_lines"]
 

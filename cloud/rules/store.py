@@ -13,17 +13,15 @@ import math
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
-from sqlalchemy import JSON, Boolean, Float, String, Text, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from cloud.registry.models import Base, UtcDateTime, utcnow
-from cloud.warnings.categories import Category
+from fuelwatch.cloud.common.categories import Category
+from fuelwatch.cloud.store.models.rules import Rule, ThresholdSpec
+from fuelwatch.core.timeutil import utcnow
 
 __all__ = [
-    "Rule",
     "RuleError",
-    "ThresholdSpec",
     "get_rule",
     "list_rules",
     "record_evaluation",
@@ -42,41 +40,6 @@ class RuleError(ValueError):
     def __init__(self, message: str, problems: list[str] | None = None) -> None:
         super().__init__(message if not problems else f"{message}: {'; '.join(problems)}")
         self.problems = problems or []
-
-
-class ThresholdSpec(BaseModel):
-    """What one threshold may be: its type, bounds and unit (shown in the API)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    type: Literal["number", "integer", "boolean"] = "number"
-    min: float | None = None
-    max: float | None = None
-    unit: str = ""
-    description: str = ""
-
-
-class Rule(Base):
-    __tablename__ = "rules"
-
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    category: Mapped[str] = mapped_column(String(32))
-    name_zh: Mapped[str] = mapped_column(String(128), default="")
-    name_en: Mapped[str] = mapped_column(String(128), default="")
-    description: Mapped[str] = mapped_column(Text, default="")
-    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    thresholds: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    threshold_specs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    defaults: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-    updated_by: Mapped[str] = mapped_column(String(96), default="")
-    last_evaluated_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
-    last_result: Mapped[str | None] = mapped_column(String(16), nullable=True)  # ok/fired/error
-    last_detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    last_duration_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
-
-    def specs(self) -> dict[str, ThresholdSpec]:
-        return {k: ThresholdSpec.model_validate(v) for k, v in self.threshold_specs.items()}
 
 
 def _check_value(name: str, value: Any, spec: ThresholdSpec) -> str | None:

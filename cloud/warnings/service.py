@@ -34,10 +34,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from cloud.alerts.outbox import outbox_entry
-from cloud.registry.models import Station, utcnow
-from cloud.warnings.categories import Category, Severity
-from cloud.warnings.models import Warning_, WarningComment, WarningEvent
+from fuelwatch.cloud.common.categories import Category, Severity
+from fuelwatch.cloud.store.models.registry import Station
+from fuelwatch.cloud.store.models.warnings import Warning_, WarningComment, WarningEvent
+from fuelwatch.cloud.warnings.outbox import outbox_entry
+from fuelwatch.core.timeutil import utcnow
 
 __all__ = [
     "ENGINE_ACTOR",

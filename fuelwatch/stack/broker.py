@@ -2,66 +2,22 @@
 
 from __future__ import annotations
 
-import base64
 import getpass
-import hashlib
-import secrets
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from fuelwatch.cloud.provisioning.passwords import PasswordFile
 from fuelwatch.stack.process import ManagedProcess, ServiceError, wait_port
 
 __all__ = [
     "BROKER_DIR",
     "BrokerFiles",
-    "PasswordFile",
-    "hash_password",
     "mosquitto_process",
     "render_broker",
 ]
 
 BROKER_DIR = Path(__file__).resolve().parents[2] / "broker"
-PBKDF2_ITERATIONS = 101  # what mosquitto_passwd 2.0 writes ($7$)
-
-
-def hash_password(
-    password: str, *, salt: bytes | None = None, iterations: int = PBKDF2_ITERATIONS
-) -> str:
-    """A Mosquitto 2.0 password hash: ``$7$iterations$salt$pbkdf2-sha512``."""
-    salt = salt if salt is not None else secrets.token_bytes(12)
-    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, iterations)
-    return f"$7${iterations}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
-
-
-class PasswordFile:
-    """Mosquitto password file; ``save`` is atomic, then SIGHUP the broker to reload."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.entries: dict[str, str] = {}
-        if path.exists():
-            for line in path.read_text(encoding="utf-8").splitlines():
-                if ":" in line and not line.startswith("#"):
-                    user, hashed = line.split(":", 1)
-                    self.entries[user] = hashed
-
-    def set(self, user: str, password: str) -> None:
-        if not user or any(c in user for c in ":+#/\n"):
-            raise ValueError(f"invalid MQTT user name {user!r}")
-        self.entries[user] = hash_password(password)
-
-    def remove(self, user: str) -> None:
-        self.entries.pop(user, None)
-
-    def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(
-            "".join(f"{u}:{h}\n" for u, h in sorted(self.entries.items())), encoding="utf-8"
-        )
-        tmp.chmod(0o600)
-        tmp.replace(self.path)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +40,7 @@ def render_broker(
     certs_dir: Path | None = None,
     bind: str = "127.0.0.1",
     template_dir: Path = BROKER_DIR,
+    tls_password_port: int | None = None,
 ) -> BrokerFiles:
     """Write mosquitto.conf, the ACL and the password file (with the cloud account)."""
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -111,6 +68,20 @@ def render_broker(
             .read_text(encoding="utf-8")
             .format(
                 tls_port=tls_port,
+                bind=bind,
+                ca_file=certs_dir / "ca.crt",
+                cert_file=certs_dir / "server.crt",
+                key_file=certs_dir / "server.key",
+            )
+        )
+    if tls_password_port is not None:
+        if certs_dir is None:
+            raise ValueError("tls_password_port needs certs_dir")
+        tls_block += (
+            (template_dir / "tls-password-listener.conf.tmpl")
+            .read_text(encoding="utf-8")
+            .format(
+                tls_password_port=tls_password_port,
                 bind=bind,
                 ca_file=certs_dir / "ca.crt",
                 cert_file=certs_dir / "server.crt",

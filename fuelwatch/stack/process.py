@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from fuelwatch.errors import UserFacingError
+from fuelwatch.core.errors import UserFacingError
 
 __all__ = ["ManagedProcess", "ServiceError", "free_port", "wait_port"]
 

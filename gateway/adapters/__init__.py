@@ -1,1 +1,1 @@
-"""Device adapters. Registration is explicit, in ``gateway.adapters.registry``."""
+"""Device adapters. Registration is explicit, in ``fuelwatch.gateway.adapters.registry``."""

@@ -6,29 +6,28 @@ hands records to a ``RecordSink`` and awaits the spool commit before it acknowle
 to the device, so a record the device has let go of is always on disk.
 
 Device faults (timeouts, garbage, bad checksums, the device unplugged) never leave an adapter:
-``PollingAdapter`` turns them into a logged error and a ``device_fault`` alarm record, backs
-off with jitter, and raises a cleared alarm once the device answers again.
+``PollingAdapter`` turns them into a logged error and a ``device_fault`` alarm record, waits by
+the device's ``retry`` policy (``fuelwatch.core.retry``), and raises a cleared alarm once the
+device answers again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from fuelwatch.records import AlarmRecord, BaseRecord
+from fuelwatch.core.devices.base import DeviceConfigBase
+from fuelwatch.core.records import AlarmRecord, BaseRecord
+from fuelwatch.core.retry import Backoff
 
 __all__ = [
     "Adapter",
     "AdapterContext",
-    "DeviceConfigBase",
     "DeviceError",
     "PollingAdapter",
     "RecordSink",
@@ -49,23 +48,14 @@ class RecordSink(Protocol):
         """Return once the records are committed to the on-disk spool."""
 
 
-class DeviceConfigBase(BaseModel):
-    """Settings every device has; adapters subclass with ``type: Literal[...]``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="device id, a topic segment")
-    poll_interval: float = Field(default=10.0, gt=0, description="seconds between polls")
-    timeout: float = Field(default=3.0, gt=0, description="seconds to wait for a reply")
-    backoff_max: float = Field(default=60.0, gt=0, description="longest retry delay, seconds")
-
-
 @dataclass(slots=True)
 class AdapterContext:
     district: str
     station: str
     clock: Callable[[], int] = wall_clock_ms
-    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("gateway.adapters"))
+    logger: logging.Logger = field(
+        default_factory=lambda: logging.getLogger("fuelwatch.gateway.adapters")
+    )
 
 
 class Adapter(ABC):
@@ -91,6 +81,7 @@ class PollingAdapter(Adapter):
     def __init__(self, config: DeviceConfigBase, ctx: AdapterContext) -> None:
         super().__init__(config, ctx)
         self._fault: str | None = None
+        self._backoff = Backoff(config.retry)
         self._started = False
         self.polls = 0
         self.faults = 0
@@ -116,7 +107,6 @@ class PollingAdapter(Adapter):
         return "fault" if self._fault else "ok"
 
     async def run(self, sink: RecordSink) -> None:
-        attempt = 0
         loop = asyncio.get_running_loop()
         next_poll = loop.time()
         while True:
@@ -124,7 +114,6 @@ class PollingAdapter(Adapter):
                 records = await asyncio.wait_for(self.poll(), self.config.timeout * 4)
             except (DeviceError, OSError, TimeoutError, EOFError) as exc:
                 self._started = True
-                attempt += 1
                 self.faults += 1
                 await self.close()
                 message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
@@ -134,20 +123,20 @@ class PollingAdapter(Adapter):
                 else:
                     self.log.debug("device %s still failing: %s", self.device_id, message)
                 self._fault = message
-                delay = min(
-                    self.config.backoff_max,
-                    self.config.poll_interval * random.uniform(0.5, 1.5 ** min(10, attempt)),
-                )
-                await asyncio.sleep(delay)
+                await self._backoff.wait()
                 next_poll = loop.time()
                 continue
             self._started = True
             self.polls += 1
             if self._fault is not None:
-                self.log.warning("device %s recovered after %d attempt(s)", self.device_id, attempt)
+                self.log.warning(
+                    "device %s recovered after %d attempt(s)",
+                    self.device_id,
+                    self._backoff.failures,
+                )
                 records = [self._alarm(f"recovered from: {self._fault}", active=False), *records]
                 self._fault = None
-            attempt = 0
+            self._backoff.reset()
             if records:
                 await sink.put(self.device_id, records)
             self.commit()

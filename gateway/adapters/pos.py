@@ -22,16 +22,16 @@ from __future__ import annotations
 import asyncio
 import hmac
 from dataclasses import dataclass
-from typing import Literal
 
 import h11
 import orjson
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import ValidationError
 
-from fuelwatch.records import BaseRecord, PosDeliveryRecord, PosInventoryRecord, PosSaleRecord
-from gateway.adapters.base import Adapter, AdapterContext, DeviceConfigBase, RecordSink
+from fuelwatch.core.devices.pos import PosPushConfig
+from fuelwatch.core.records import BaseRecord, PosDeliveryRecord, PosInventoryRecord, PosSaleRecord
+from fuelwatch.gateway.adapters.base import Adapter, AdapterContext, RecordSink
 
-__all__ = ["ENDPOINTS", "PosPushAdapter", "PosPushConfig"]
+__all__ = ["ENDPOINTS", "PosPushAdapter"]
 
 ENDPOINTS: dict[str, type[BaseRecord]] = {
     "/v1/sales": PosSaleRecord,
@@ -41,17 +41,6 @@ ENDPOINTS: dict[str, type[BaseRecord]] = {
 GATEWAY_FIELDS = ("rid", "gts")
 MAX_REPORTED_ERRORS = 100
 READ_CHUNK = 65_536
-
-
-class PosPushConfig(DeviceConfigBase):
-    type: Literal["pos_push"]
-    host: str = Field(default="127.0.0.1", description="address to listen on")
-    port: int = Field(default=8710, ge=0, le=65535, description="0: any free port")
-    token: SecretStr | None = Field(default=None, description="shared bearer token")
-    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
-    max_rows: int = Field(default=2000, ge=1, le=100_000, description="rows per request")
-    max_connections: int = Field(default=16, ge=1, le=1024)
-    idle_timeout: float = Field(default=60.0, gt=0, description="keep-alive, seconds")
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,35 +8,24 @@ protocols is ``fuelwatch sim``; these are for the backbone, benchmarks and quick
 from __future__ import annotations
 
 import random
-from typing import Literal
 
-from pydantic import Field
-
-from fuelwatch.records import (
+from fuelwatch.core.devices.simulated import SimulatedDispenserConfig, SimulatedTankGaugeConfig
+from fuelwatch.core.records import (
     BaseRecord,
     InventoryRecord,
     NozzleEventRecord,
     TotalizerRecord,
     TransactionRecord,
 )
-from gateway.adapters.base import AdapterContext, DeviceConfigBase, PollingAdapter
+from fuelwatch.gateway.adapters.base import AdapterContext, PollingAdapter
 
 __all__ = [
     "SimulatedDispenser",
-    "SimulatedDispenserConfig",
     "SimulatedTankGauge",
-    "SimulatedTankGaugeConfig",
 ]
 
 PRODUCTS = ("92", "95", "98", "0")
 PRICES = {"92": 7.52, "95": 8.03, "98": 8.91, "0": 7.21}
-
-
-class SimulatedTankGaugeConfig(DeviceConfigBase):
-    type: Literal["simulated_tank_gauge"]
-    tanks: int = Field(default=4, ge=1, le=99)
-    capacity: float = Field(default=30_000.0, gt=0, description="litres per tank")
-    seed: int | None = None
 
 
 class SimulatedTankGauge(PollingAdapter):
@@ -78,15 +67,6 @@ class SimulatedTankGauge(PollingAdapter):
                 )
             )
         return out
-
-
-class SimulatedDispenserConfig(DeviceConfigBase):
-    type: Literal["simulated_dispenser"]
-    nozzles: int = Field(default=4, ge=1, le=64)
-    sale_probability: float = Field(
-        default=0.2, ge=0, le=1, description="chance per nozzle per poll of a sale"
-    )
-    seed: int | None = None
 
 
 class SimulatedDispenser(PollingAdapter):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from cloud.registry.db import make_engine, upgrade
+from fuelwatch.cloud.store.db import make_engine, upgrade
 from tests.support.postgres import postgres_available, temporary_database
 
 

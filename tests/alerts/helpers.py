@@ -1,7 +1,7 @@
 """Helpers for the alert tests: warnings to push, a real MQTT subscriber, a real webhook receiver.
 
-The receiver is a stdlib ``ThreadingHTTPServer`` in a thread: it checks each request's
-signature with ``cloud.alerts.verify`` exactly as a third party would, and can be told to fail.
+The receiver is a stdlib ``ThreadingHTTPServer`` in a thread: it checks each request's signature
+with ``fuelwatch.cloud.alerts.verify`` exactly as a third party would, and can be told to fail.
 """
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.alerts import SignatureError, verify
-from cloud.alerts.app import AlertService
-from cloud.alerts.settings import AlertSettings
-from cloud.registry.gateways import ensure_station
-from cloud.settings import CloudSettings
-from cloud.warnings.service import transition, upsert_warning
-from fuelwatch.mqtt import Message, MqttClient
-from fuelwatch.stack.alert_readers import set_alert_reader
+from fuelwatch.cloud.alerts import SignatureError, verify
+from fuelwatch.cloud.alerts.app import AlertService
+from fuelwatch.cloud.alerts.settings import AlertSettings
+from fuelwatch.cloud.common.settings import CloudSettings
+from fuelwatch.cloud.provisioning.alert_readers import set_alert_reader
+from fuelwatch.cloud.store.registry import ensure_station
+from fuelwatch.cloud.warnings.service import transition, upsert_warning
+from fuelwatch.core.mqtt import Message, MqttClient
 from tests.support.services import Broker
 
 
@@ -36,10 +36,8 @@ def fast_settings(**overrides: Any) -> AlertSettings:
         "client_id": f"alerts-{uuid.uuid4().hex[:8]}",
         "poll_interval": 0.05,
         "lease_seconds": 3.0,
-        "webhook_backoff_base": 0.2,
-        "webhook_backoff_max": 1.0,
+        "webhook_retry": {"base": 0.2, "cap": 1.0, "max_attempts": 3},
         "webhook_timeout": 2.0,
-        "webhook_max_attempts": 3,
         "stats_interval": 3600,
     }
     return AlertSettings(_env_file=None, **(base | overrides))  # type: ignore[call-arg]

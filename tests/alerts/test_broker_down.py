@@ -11,9 +11,9 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import select
 
-from cloud.alerts.models import AlertOutbox
-from cloud.influx import InfluxClient
-from fuelwatch.mqtt import Message, MqttClient
+from fuelwatch.cloud.store.influx import InfluxClient
+from fuelwatch.cloud.store.models.alerts import AlertOutbox
+from fuelwatch.core.mqtt import Message, MqttClient
 from tests.alerts.helpers import add_reader, fast_settings, make_warnings, running
 from tests.support.env import StackEnv, eventually
 from tests.support.services import Broker
@@ -52,7 +52,7 @@ async def test_alerts_wait_for_the_broker(
     env = make_env(broker_=broker)
     async with InfluxClient(env.influx.url, env.db) as influx:
         await influx.create_database()
-    user, client_id = f"reader-{uuid.uuid4().hex[:6]}", f"sub-{uuid.uuid4().hex[:6]}"
+    user, client_id = f"fuelwatch-reader-{uuid.uuid4().hex[:6]}", f"sub-{uuid.uuid4().hex[:6]}"
     add_reader(broker, user, "reader-pass", [env.district])
     got: list[Message] = []
     sub = _reader(broker, user, client_id, got)

@@ -8,10 +8,10 @@ from datetime import timedelta
 
 from sqlalchemy import Engine, func, select
 
-from cloud.alerts.claims import claim_outbox, release_outbox
-from cloud.alerts.models import AlertOutbox
-from cloud.registry.db import make_sessionmaker
-from cloud.registry.models import utcnow
+from fuelwatch.cloud.alerts.claims import claim_outbox, release_outbox
+from fuelwatch.cloud.store.db import make_sessionmaker
+from fuelwatch.cloud.store.models.alerts import AlertOutbox
+from fuelwatch.core.timeutil import utcnow
 from tests.alerts.helpers import make_warnings
 
 LEASE = timedelta(seconds=30)

@@ -22,9 +22,14 @@ from fuelwatch.cli import main
             "registry database unreachable",
         ),
         ({"FUELWATCH_ALERTS_BATCH_SIZE": "0"}, "invalid settings"),
-        ({"FUELWATCH_ALERTS_WEBHOOK_BACKOFF_BASE": "soon"}, "invalid settings"),
+        ({"FUELWATCH_ALERTS_WEBHOOK_RETRY__BASE": "soon"}, "FUELWATCH_ALERTS_WEBHOOK_RETRY__BASE:"),
+        ({"FUELWATCH_ALERTS_MQTT_RETRY__FACTOR": "0.5"}, "FUELWATCH_ALERTS_MQTT_RETRY__FACTOR:"),
+        (
+            {"FUELWATCH_ALERTS_WEBHOOK_BACKOFF_MAX": "600"},
+            "FUELWATCH_ALERTS_WEBHOOK_BACKOFF_MAX is now FUELWATCH_ALERTS_WEBHOOK_RETRY__CAP",
+        ),
     ],
-    ids=["old-schema", "no-database", "bad-batch-size", "bad-backoff"],
+    ids=["old-schema", "no-database", "bad-batch-size", "bad-retry", "bad-factor", "renamed"],
 )
 def test_cannot_start_says_why(tmp_path: Path, env: dict[str, str], expected: str) -> None:
     full = {"FUELWATCH_ENVIRONMENT": "test", "FUELWATCH_REGISTRY_URL": f"sqlite:///{tmp_path}/r.db"}

@@ -20,9 +20,10 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import func, select
 
-from cloud.alerts.models import AlertOutbox, DeliveryStatus, WebhookDelivery
-from cloud.alerts.subscriptions import SubscriptionSpec, create_subscription
-from cloud.influx import InfluxClient
+from fuelwatch.cloud.alerts.subscriptions import SubscriptionSpec, create_subscription
+from fuelwatch.cloud.common.netguard import parse_networks
+from fuelwatch.cloud.store.influx import InfluxClient
+from fuelwatch.cloud.store.models.alerts import AlertOutbox, DeliveryStatus, WebhookDelivery
 from tests.alerts.helpers import Receiver, add_reader, make_warnings, subscriber
 from tests.support.env import StackEnv, eventually
 
@@ -31,6 +32,9 @@ pytestmark = pytest.mark.slow  # about a minute per backend
 WARNINGS = 1500
 BATCH = 50
 WEBHOOK_CONCURRENCY = 8
+
+
+LOOPBACK = parse_networks(["127.0.0.0/8"])  # the tests' receivers; refused by default
 
 
 def _process_env(env: StackEnv) -> dict[str, str]:
@@ -63,12 +67,15 @@ async def test_sigkill_mid_batch_loses_nothing(
     env = make_env(registry_url=registry_url)
     async with InfluxClient(env.influx.url, env.db) as influx:
         await influx.create_database()
-    reader, password = f"reader-{uuid.uuid4().hex[:6]}", "reader-pass"
+    reader, password = f"fuelwatch-reader-{uuid.uuid4().hex[:6]}", "reader-pass"
     add_reader(env.broker, reader, password, [env.district])
     receiver = Receiver()
     with env.sessions.begin() as session:
         sub = create_subscription(
-            session, SubscriptionSpec(name="all", url=receiver.url), created_by="test"
+            session,
+            SubscriptionSpec(name="all", url=receiver.url),
+            created_by="test",
+            allow=LOOPBACK,
         )
         receiver.secret = sub.secret
     events = make_warnings(env.sessions, env.district, "ST1", WARNINGS)

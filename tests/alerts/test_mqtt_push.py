@@ -10,10 +10,10 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import func, select
 
-from cloud.alerts.models import AlertOutbox
-from cloud.influx import InfluxClient
-from cloud.warnings.models import Warning_, WarningEvent
-from fuelwatch.mqtt import PublishRejectedError
+from fuelwatch.cloud.store.influx import InfluxClient
+from fuelwatch.cloud.store.models.alerts import AlertOutbox
+from fuelwatch.cloud.store.models.warnings import Warning_, WarningEvent
+from fuelwatch.core.mqtt import PublishRejectedError
 from tests.alerts.helpers import add_reader, fast_settings, make_warnings, running, subscriber
 from tests.support.env import StackEnv, eventually
 
@@ -31,7 +31,7 @@ async def test_subscriber_gets_alerts_summary_and_points(
     env = make_env()
     async with InfluxClient(env.influx.url, env.db) as influx:
         await influx.create_database()
-    reader, password = f"reader-{uuid.uuid4().hex[:6]}", "reader-pass"
+    reader, password = f"fuelwatch-reader-{uuid.uuid4().hex[:6]}", "reader-pass"
     add_reader(env.broker, reader, password, [env.district])
     events = make_warnings(env.sessions, env.district, "ST1", 6, close_every=4)  # 6 + 2 closes
     topic = f"alerts/v1/{env.district}/#"
@@ -136,7 +136,7 @@ async def test_two_senders_share_the_outbox_without_repeats(
     env = make_env(registry_url=registry_url)
     async with InfluxClient(env.influx.url, env.db) as influx:
         await influx.create_database()
-    reader, password = f"reader-{uuid.uuid4().hex[:6]}", "reader-pass"
+    reader, password = f"fuelwatch-reader-{uuid.uuid4().hex[:6]}", "reader-pass"
     add_reader(env.broker, reader, password, [env.district])
     events = make_warnings(env.sessions, env.district, "ST1", 400)
     small = {"batch_size": 10, "lease_seconds": 30.0}

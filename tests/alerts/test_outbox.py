@@ -8,11 +8,11 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.alerts.models import AlertOutbox
-from cloud.registry.db import make_sessionmaker
-from cloud.registry.gateways import ensure_station
-from cloud.warnings.models import Warning_, WarningEvent
-from cloud.warnings.service import resolve_warning, transition, upsert_warning
+from fuelwatch.cloud.store.db import make_sessionmaker
+from fuelwatch.cloud.store.models.alerts import AlertOutbox
+from fuelwatch.cloud.store.models.warnings import Warning_, WarningEvent
+from fuelwatch.cloud.store.registry import ensure_station
+from fuelwatch.cloud.warnings.service import resolve_warning, transition, upsert_warning
 
 
 def _counts(engine: Engine) -> tuple[int, int]:

@@ -6,13 +6,16 @@ from datetime import timedelta
 
 from sqlalchemy import Engine, func, select, update
 
-from cloud.alerts.models import AlertOutbox, DeliveryStatus, WebhookDelivery
-from cloud.alerts.retention import prune
-from cloud.alerts.subscriptions import SubscriptionSpec, create_subscription, fan_out
-from cloud.registry.db import make_sessionmaker
-from cloud.registry.models import utcnow
-from cloud.warnings.models import WarningEvent
+from fuelwatch.cloud.alerts.retention import prune
+from fuelwatch.cloud.alerts.subscriptions import SubscriptionSpec, create_subscription, fan_out
+from fuelwatch.cloud.common.netguard import parse_networks
+from fuelwatch.cloud.store.db import make_sessionmaker
+from fuelwatch.cloud.store.models.alerts import AlertOutbox, DeliveryStatus, WebhookDelivery
+from fuelwatch.cloud.store.models.warnings import WarningEvent
+from fuelwatch.core.timeutil import utcnow
 from tests.alerts.helpers import make_warnings
+
+LOOPBACK = parse_networks(["127.0.0.0/8"])  # the tests' receivers; refused by default
 
 
 def test_prune_keeps_pending_dead_and_recent(engine: Engine) -> None:
@@ -22,7 +25,10 @@ def test_prune_keeps_pending_dead_and_recent(engine: Engine) -> None:
     old = now - timedelta(days=40)
     with sessions.begin() as session:
         create_subscription(
-            session, SubscriptionSpec(name="all", url="http://127.0.0.1:9/"), created_by="t"
+            session,
+            SubscriptionSpec(name="all", url="http://127.0.0.1:9/"),
+            created_by="t",
+            allow=LOOPBACK,
         )
         rows = list(session.scalars(select(AlertOutbox).order_by(AlertOutbox.id)))
         fan_out(session, rows, now=now)

@@ -3,22 +3,22 @@ and requeue."""
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
 
 import pytest
 from sqlalchemy import select
 
-from cloud.alerts import SignatureError, sign, verify
-from cloud.alerts.models import DeliveryStatus, WebhookDelivery
-from cloud.alerts.subscriptions import (
+from fuelwatch.cloud.alerts import SignatureError, sign, verify
+from fuelwatch.cloud.alerts.settings import AlertSettings
+from fuelwatch.cloud.alerts.subscriptions import (
     SubscriptionError,
     SubscriptionSpec,
     create_subscription,
     requeue_delivery,
 )
-from cloud.alerts.webhooks import backoff_delay
-from cloud.influx import InfluxClient
+from fuelwatch.cloud.common.netguard import parse_networks
+from fuelwatch.cloud.store.influx import InfluxClient
+from fuelwatch.cloud.store.models.alerts import DeliveryStatus, WebhookDelivery
 from tests.alerts.helpers import Receiver, fast_settings, make_warnings, running
 from tests.support.env import StackEnv, eventually
 
@@ -26,6 +26,9 @@ SECRET = "whsec_test"
 
 
 # -- signing ---------------------------------------------------------------------------------
+
+
+LOOPBACK = parse_networks(["127.0.0.0/8"])  # the tests' receivers; refused by default
 
 
 def test_signature_round_trip_and_refusals() -> None:
@@ -51,13 +54,28 @@ def test_signature_round_trip_and_refusals() -> None:
     assert verify("whsec_old", body, both, now=5) == verify("whsec_new", body, both, now=5) == 5
 
 
-def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:
-    rng = random.Random(1)
-    for attempts, (low, high) in {1: (2.5, 5), 2: (5, 10), 3: (10, 20), 8: (30, 60)}.items():
-        delays = [backoff_delay(attempts, base=5, cap=60, rng=rng) for _ in range(200)]
-        assert low <= min(delays)
-        assert max(delays) <= high
-        assert max(delays) - min(delays) > (high - low) / 2  # really jittered
+@pytest.mark.parametrize(
+    ("attempts", "low", "high"),  # the table in docs/alerts.md, "Retries and dead letters"
+    [(1, 2.5, 5), (2, 5, 10), (3, 10, 20), (8, 320, 640), (10, 1280, 2560), (11, 1800, 3600)],
+)
+def test_default_schedule_is_the_documented_one(attempts: int, low: float, high: float) -> None:
+    policy = AlertSettings(_env_file=None).webhook_retry  # type: ignore[call-arg]
+    n = attempts - 1  # waits before this one
+    assert policy.delay(n, lambda: 0.0) == high
+    assert policy.delay(n, lambda: 1.0 - 2**-53) == pytest.approx(low)  # equal jitter: d/2
+    assert not policy.exhausted(attempts, 24 * 3600 - 1)
+    assert policy.exhausted(12, 0)  # dead after 12 attempts ...
+    assert policy.exhausted(attempts, 24 * 3600)  # ... or a failure 24 h after it was made
+
+
+def test_retry_settings_come_from_nested_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FUELWATCH_ALERTS_WEBHOOK_RETRY__CAP", "600")
+    monkeypatch.setenv("FUELWATCH_ALERTS_MQTT_RETRY__BASE", "0.1")
+    settings = AlertSettings(_env_file=None)  # type: ignore[call-arg]
+    webhook, mqtt = settings.webhook_retry, settings.mqtt_retry
+    # one field changed, the loop's other defaults kept (not the class's)
+    assert (webhook.base, webhook.cap, webhook.jitter, webhook.max_attempts) == (5, 600, 0.5, 12)
+    assert (mqtt.base, mqtt.factor, mqtt.cap) == (0.1, 1.5, 30)
 
 
 def test_subscription_specs_are_checked(env: StackEnv) -> None:
@@ -65,12 +83,12 @@ def test_subscription_specs_are_checked(env: StackEnv) -> None:
         for bad in (
             SubscriptionSpec(name="x", url="ftp://example.org/"),
             SubscriptionSpec(name="x", url="http:///nohost"),
-            SubscriptionSpec(name=" ", url="http://example.org/"),
-            SubscriptionSpec(name="x", url="http://example.org/", categories=["nope"]),
-            SubscriptionSpec(name="x", url="http://example.org/", min_severity="urgent"),
+            SubscriptionSpec(name=" ", url="http://127.0.0.1:9/"),
+            SubscriptionSpec(name="x", url="http://127.0.0.1:9/", categories=["nope"]),
+            SubscriptionSpec(name="x", url="http://127.0.0.1:9/", min_severity="urgent"),
         ):
             with pytest.raises(SubscriptionError):
-                create_subscription(session, bad, created_by="test")
+                create_subscription(session, bad, created_by="test", allow=LOOPBACK)
 
 
 # -- delivery --------------------------------------------------------------------------------
@@ -100,7 +118,10 @@ async def test_receiver_verifies_every_delivery_and_filters_apply(
     everything, critical_deliveries = Receiver(), Receiver()
     with env.sessions.begin() as session:
         all_sub = create_subscription(
-            session, SubscriptionSpec(name="all", url=everything.url), created_by="test"
+            session,
+            SubscriptionSpec(name="all", url=everything.url),
+            created_by="test",
+            allow=LOOPBACK,
         )
         narrow = create_subscription(
             session,
@@ -112,6 +133,7 @@ async def test_receiver_verifies_every_delivery_and_filters_apply(
                 min_severity="critical",
             ),
             created_by="test",
+            allow=LOOPBACK,
         )
         everything.secret, critical_deliveries.secret = all_sub.secret, narrow.secret
     assert all_sub.secret.startswith("whsec_")
@@ -145,11 +167,14 @@ async def test_failing_receiver_backs_off_goes_dead_and_requeue_delivers(
     receiver.fail_with = 503
     with env.sessions.begin() as session:
         sub = create_subscription(
-            session, SubscriptionSpec(name="flaky", url=receiver.url), created_by="test"
+            session,
+            SubscriptionSpec(name="flaky", url=receiver.url),
+            created_by="test",
+            allow=LOOPBACK,
         )
         receiver.secret = sub.secret
     make_warnings(env.sessions, env.district, "ST1", 1)
-    settings = fast_settings(webhook_max_attempts=4, webhook_backoff_base=0.4)
+    settings = fast_settings(webhook_retry={"base": 0.4, "cap": 1.0, "max_attempts": 4})
     with receiver.serving():
         async with running(env.settings, settings, env.engine):
             await eventually(

@@ -2,7 +2,9 @@
 
 SQLite: a migrated template database is copied per test. PostgreSQL: one fresh database per
 session (``fuelwatch_test_<random>`` on 127.0.0.1:5432, dropped afterwards), emptied with
-TRUNCATE between tests (TRUNCATE fires no row triggers, so the append-only audit log allows it).
+TRUNCATE between tests. The audit log refuses TRUNCATE by a trigger (migration 0008); the
+tests' superuser connection sets ``session_replication_role = replica``, which a superuser
+alone may do and which skips triggers - exactly why the application never runs as superuser.
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.api.app import create_app
-from cloud.registry.db import make_engine, make_sessionmaker, upgrade
-from cloud.settings import ApiSettings, CloudSettings
-from cloud.tables import metadata
+from fuelwatch.cloud.api.app import create_app
+from fuelwatch.cloud.common.settings import ApiSettings, CloudSettings
+from fuelwatch.cloud.store.db import make_engine, make_sessionmaker, upgrade
+from fuelwatch.cloud.store.models import metadata
 from tests.api.world import World, bearer, seed
 
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3"
@@ -68,6 +70,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     engine = make_engine(url)
     tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
     with engine.begin() as conn:
+        conn.execute(text("SET LOCAL session_replication_role = replica"))
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     engine.dispose()
     return url
@@ -94,6 +97,8 @@ def make_settings(db_url: str, tmp_path: Path, **api: object) -> CloudSettings:
         environment="test",
         registry_url=db_url,
         influx_url="http://127.0.0.1:9",  # nothing there: supervision tests bring their own
+        webhook_allow_networks=["127.0.0.0/8"],  # test receivers; tests/api/test_webhook_ssrf.py
+        # checks the guard with an app of its own that allows nothing
         api=ApiSettings(attachments_dir=tmp_path / "attachments", **api),  # type: ignore[arg-type]
     )
 

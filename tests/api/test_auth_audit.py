@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import secrets
+
 import pytest
 from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from cloud.accounts.models import User
-from cloud.accounts.service import set_password
-from cloud.settings import ApiSettings, CloudSettings
+from fuelwatch.cloud.accounts.service import set_password
+from fuelwatch.cloud.common.settings import ApiSettings, CloudSettings
+from fuelwatch.cloud.store.models.accounts import User
 from tests.api.conftest import ApiEnv
 
 TOKEN = "/api/v1/auth/token"
@@ -67,21 +69,21 @@ def test_password_login_refresh_rotation_and_reuse(api: ApiEnv) -> None:
 
 
 def test_lockout_after_repeated_failures(api: ApiEnv) -> None:
-    _give_password(api, "viewer1", "the right password")
+    _give_password(api, "viewer1", "The right passw0rd")
     threshold = api.settings.api.lockout_threshold
     for _ in range(threshold):
         assert _login(api, "viewer1", "wrong password!")[0] == 401
-    code, body = _login(api, "viewer1", "the right password")
+    code, body = _login(api, "viewer1", "The right passw0rd")
     assert code == 401
     assert "locked" in str(body["detail"])
-    # an admin unlocks
+    # the security administrator unlocks
     r = api.client.patch(
         f"/api/v1/users/{api.world.user_ids['viewer1']}",
         json={"unlock": True},
-        headers=api.as_user("admin"),
+        headers=api.as_user("secadmin"),
     )
     assert r.status_code == 200
-    assert _login(api, "viewer1", "the right password")[0] == 200
+    assert _login(api, "viewer1", "The right passw0rd")[0] == 200
     # unknown user names and machine accounts get the same answer as a wrong password
     assert _login(api, "nobody", "whatever-password")[1] == _login(api, "viewer1", "nope")[1]
     assert _login(api, "importer2", "whatever-password")[0] == 401
@@ -107,7 +109,7 @@ def test_password_change_ends_old_sessions(api: ApiEnv) -> None:
 
 
 def test_api_keys_for_machine_clients(api: ApiEnv) -> None:
-    admin = api.as_user("admin")
+    admin = api.as_user("secadmin")
     uid = api.world.user_ids["importer2"]
     r = api.client.post(f"/api/v1/users/{uid}/api-keys", json={"name": "nightly"}, headers=admin)
     assert r.status_code == 201
@@ -133,13 +135,13 @@ def test_default_jwt_secret_is_refused_outside_local_and_test() -> None:
         CloudSettings(
             _env_file=None,  # type: ignore[call-arg]
             environment="production",
-            mqtt={"password": "a-real-mqtt-password"},
+            mqtt={"password": secrets.token_urlsafe(18)},
         )
     CloudSettings(
         _env_file=None,  # type: ignore[call-arg]
         environment="production",
-        mqtt={"password": "a-real-mqtt-password"},
-        api=ApiSettings(jwt_secret="x" * 40),
+        mqtt={"password": secrets.token_urlsafe(18)},
+        api=ApiSettings(jwt_secret=secrets.token_urlsafe(32)),
     )
     with pytest.raises(ValidationError):
         ApiSettings(jwt_secret="short")
@@ -154,7 +156,7 @@ def test_audit_log_records_reads_and_changes_and_is_append_only(api: ApiEnv) -> 
     api.client.post(TOKEN, data={"username": "officer1", "password": "wrong-wrong"})
     api.client.get("/api/v1/stations")  # anonymous
 
-    admin = api.as_user("admin")
+    admin = api.as_user("auditor")
     rows = api.client.get("/api/v1/audit", params={"limit": 50}, headers=admin).json()["items"]
     seen = [(r["actor"], r["method"], r["path"], r["status"], r["action"]) for r in rows]
     assert ("officer1", "GET", "/api/v1/stations/S1", 200, "read") in seen

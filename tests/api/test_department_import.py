@@ -8,7 +8,10 @@ import io
 from openpyxl import Workbook
 from sqlalchemy import func, select
 
-from cloud.departments.models import DepartmentImport, EWaybill, Licence
+from fuelwatch.cloud.accounts.principal import Principal
+from fuelwatch.cloud.departments.importer import import_rows
+from fuelwatch.cloud.store.models.accounts import User
+from fuelwatch.cloud.store.models.departments import DepartmentImport, EWaybill, Licence
 from tests.api.conftest import ApiEnv
 
 BASE = "/api/v1/department-data"
@@ -231,3 +234,35 @@ def test_licence_status_view_finds_unlicensed_and_expiring_stations(api: ApiEnv)
         "/api/v1/supervision/licences", params={"only": "unlicensed"}, headers=api.as_user("admin")
     ).json()
     assert {s["station"] for s in only} == {"S2", "S3"}
+
+
+def test_a_dry_run_reports_what_an_import_would_do_and_writes_nothing(api: ApiEnv) -> None:
+    """The console's preview: the importer's own checks, nothing stored, not even the attempt."""
+    headers = api.as_user("officer1")
+    assert api.client.post(f"{BASE}/ewaybills", json={"rows": [_waybill(1)]}, headers=headers)
+    with api.sessions() as session:
+        user = session.get(User, api.world.user_ids["officer1"])
+        assert user is not None
+        officer = Principal.of(user)
+        good = import_rows(
+            session,
+            dataset="ewaybills",
+            rows=[(2, _waybill(1)), (3, _waybill(2))],
+            principal=officer,
+            source="xlsx",
+            dry_run=True,
+        )
+        bad = import_rows(
+            session,
+            dataset="ewaybills",
+            rows=[(2, _waybill(3)), (3, _waybill(4, station="S3"))],
+            principal=officer,
+            source="xlsx",
+            dry_run=True,
+        )
+    assert (good.status, good.inserted, good.updated, good.errors) == ("valid", 1, 1, [])
+    assert good.import_id is None
+    assert bad.status == "rejected"
+    assert [(e.row, e.field) for e in bad.errors] == [(3, "station")]
+    assert _count(api, EWaybill) == 1
+    assert _count(api, DepartmentImport) == 1  # the JSON import's attempt only

@@ -8,7 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
 
-from cloud.registry.db import (
+from fuelwatch.cloud.store.db import (
     alembic_config,
     current_revision,
     head_revision,
@@ -16,14 +16,14 @@ from cloud.registry.db import (
     make_sessionmaker,
     upgrade,
 )
-from cloud.registry.gateways import ensure_station, register_gateway
-from cloud.tables import metadata
+from fuelwatch.cloud.store.models import metadata
+from fuelwatch.cloud.store.registry import ensure_station, register_gateway
 
 
 def test_models_match_migrations_and_downgrade_works(db_url: str) -> None:
     engine = make_engine(db_url)
     try:
-        assert current_revision(engine) == head_revision(engine) == "0006"
+        assert current_revision(engine) == head_revision(engine) == "0008"
         with engine.connect() as conn:
             assert compare_metadata(MigrationContext.configure(conn), metadata) == []
         command.downgrade(alembic_config(engine), "0001")

@@ -22,14 +22,14 @@ import pytest
 import yaml
 from sqlalchemy import Engine
 
-from cloud.accounts.service import create_user, issue_tokens
-from cloud.api.app import create_app
-from cloud.influx import InfluxClient
-from cloud.ingest.app import build_ingest
-from cloud.registry.db import make_engine, make_sessionmaker
-from cloud.settings import ApiSettings, CloudSettings, MqttEndpoint
-from gateway.app import Gateway
-from gateway.settings import load_gateway_config
+from fuelwatch.cloud.accounts.service import create_user, issue_tokens
+from fuelwatch.cloud.api.app import create_app
+from fuelwatch.cloud.common.settings import ApiSettings, CloudSettings, MqttEndpoint
+from fuelwatch.cloud.ingest.app import build_ingest
+from fuelwatch.cloud.store.db import make_engine, make_sessionmaker
+from fuelwatch.cloud.store.influx import InfluxClient
+from fuelwatch.gateway.app import Gateway
+from fuelwatch.gateway.settings import load_gateway_config
 from tests.support.env import eventually
 from tests.support.services import CLOUD_PASSWORD, CLOUD_USER, Broker, Influx, can_connect
 
@@ -123,7 +123,9 @@ async def test_provision_connect_accept_revoke_reject(
         )
         assert r.status_code == 201, r.text
         r = await client.post(
-            f"/api/v1/stations/{station}/gateways", json={"gateway": gw_id}, headers=headers
+            f"/api/v1/stations/{station}/gateways",
+            json={"gateway": gw_id, "credential": "password"},
+            headers=headers,
         )
         assert r.status_code == 201, r.text
         bundle = r.json()
@@ -136,7 +138,9 @@ async def test_provision_connect_accept_revoke_reject(
         )
         # a second gateway of the station must share the password, not silently replace it
         r = await client.post(
-            f"/api/v1/stations/{station}/gateways", json={"gateway": "gw-second"}, headers=headers
+            f"/api/v1/stations/{station}/gateways",
+            json={"gateway": "gw-second", "credential": "password"},
+            headers=headers,
         )
         assert r.status_code == 409
         assert "already has an MQTT account" in r.json()["detail"]
@@ -200,7 +204,7 @@ async def test_provision_with_a_client_certificate_from_the_project_ca(
 ) -> None:
     """credential=certificate: the API signs a client certificate (CN = station) with the
     project CA; the gateway logs in on the TLS listener with it, no password involved."""
-    from cloud.registry.db import upgrade  # noqa: PLC0415
+    from fuelwatch.cloud.store.db import upgrade  # noqa: PLC0415
 
     tls_broker: Broker = own_broker(tls=True)
     assert tls_broker.certs_dir is not None
@@ -241,6 +245,56 @@ async def test_provision_with_a_client_certificate_from_the_project_ca(
         config = yaml.safe_load((folder / "gateway.yaml").read_text())
         assert config["mqtt"]["port"] == tls_broker.tls_port
         assert "password_file" not in config["mqtt"]
+        gw_config = load_gateway_config(folder / "gateway.yaml")
+        q = f"SELECT count(\"boot\") FROM gateway_status WHERE station = '{station}'"
+        async with InfluxClient(settings.influx_url, settings.influx_db) as store:
+            ingest = build_ingest(settings, store, engine)
+            gateway = Gateway(gw_config)
+            async with running(ingest.run(), "ingest"):
+                await asyncio.wait_for(ingest.ready.wait(), 20)
+                async with running(gateway.run(), "gateway"):
+                    assert await _wait(lambda: _count(influx, settings.influx_db, q), 1)
+    engine.dispose()
+
+
+async def test_provisioning_defaults_to_tls_with_a_password(
+    tmp_path: Path, own_broker: Any, influx: Influx
+) -> None:
+    """Issue 13 #9: no credential asked for -> tls_password: the bundle checks the broker's
+    certificate against ca.crt and logs in with the station's password over TLS."""
+    from fuelwatch.cloud.store.db import upgrade  # noqa: PLC0415
+
+    tls_broker: Broker = own_broker(tls=True)
+    assert tls_broker.certs_dir is not None
+    db_url = f"sqlite:///{tmp_path}/registry.db"
+    upgrade(make_engine(db_url))
+    settings = _settings(
+        db_url,
+        tmp_path,
+        tls_broker,
+        influx,
+        ca_cert_file=tls_broker.certs_dir / "ca.crt",
+        bundle_mqtt_tls_password_port=tls_broker.tls_password_port,
+    )
+    district, station = settings.ingest_district, f"ST{uuid.uuid4().hex[:6]}"
+    client, headers, engine = await _client(settings)
+    async with client:
+        await client.post("/api/v1/districts", json={"id": district}, headers=headers)
+        await client.post(
+            "/api/v1/stations", json={"id": station, "district": district}, headers=headers
+        )
+        r = await client.post(
+            f"/api/v1/stations/{station}/gateways", json={"gateway": "gw-tp"}, headers=headers
+        )
+        assert r.status_code == 201, r.text
+        bundle = r.json()
+        assert bundle["credential"] == "tls_password"
+        assert set(bundle["files"]) == {"gateway.yaml", "signing.key", "mqtt.password", "ca.crt"}
+        folder = tmp_path / "bundle"
+        _write_bundle(folder, bundle["files"])
+        config = yaml.safe_load((folder / "gateway.yaml").read_text())
+        assert config["mqtt"]["port"] == tls_broker.tls_password_port
+        assert config["mqtt"]["tls"] == {"ca_file": "ca.crt"}
         gw_config = load_gateway_config(folder / "gateway.yaml")
         q = f"SELECT count(\"boot\") FROM gateway_status WHERE station = '{station}'"
         async with InfluxClient(settings.influx_url, settings.influx_db) as store:

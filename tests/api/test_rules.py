@@ -6,8 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from cloud.rules import store
-from cloud.rules.store import RuleError, ThresholdSpec
+from fuelwatch.cloud.rules import store
+from fuelwatch.cloud.rules.store import RuleError
+from fuelwatch.cloud.store.models.rules import ThresholdSpec
 from tests.api.conftest import ApiEnv
 from tests.api.world import T0
 

@@ -75,7 +75,7 @@ def test_station_tanks_and_dispensers(api: ApiEnv) -> None:
 
 def test_devices_are_validated_against_the_gateway_adapters(api: ApiEnv) -> None:
     h = api.as_user("admin")
-    from cloud.registry.gateways import register_gateway  # noqa: PLC0415
+    from fuelwatch.cloud.store.registry import register_gateway  # noqa: PLC0415
 
     with api.sessions.begin() as session:
         register_gateway(session, gateway="gw-S1", station="S1")

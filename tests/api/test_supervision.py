@@ -7,9 +7,9 @@ import uuid
 
 import httpx
 
-from cloud.api.deps import AppState
-from cloud.ingest.lineproto import record_line, write_line
-from fuelwatch.records import GatewayStatusRecord, TransactionRecord
+from fuelwatch.cloud.api.deps import AppState
+from fuelwatch.cloud.store.lineproto import record_line, write_line
+from fuelwatch.core.records import GatewayStatusRecord, TransactionRecord
 from tests.api.conftest import ApiEnv
 from tests.support.services import Influx
 
@@ -127,10 +127,11 @@ def test_collection_health(api: ApiEnv, influx: Influx) -> None:
 def test_influx_unreachable_is_503_not_500(api: ApiEnv) -> None:
     r = api.client.get("/api/v1/supervision/sales", headers=api.as_user("admin"))
     assert r.status_code == 503
-    health = api.client.get("/health").json()
+    monitor = api.as_user("admin")  # the detail of /health and /metrics: system.monitor
+    health = api.client.get("/health", headers=monitor).json()
     assert health["checks"]["database"] == "ok"
     assert health["checks"]["influxdb"].startswith("unavailable")
-    metrics = api.client.get("/metrics").text
+    metrics = api.client.get("/metrics", headers=monitor).text
     assert (
         'fuelwatch_api_requests_total{method="GET",'
         'route="/api/v1/supervision/sales",status="503"} 1.0' in metrics

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from cloud.warnings.models import Warning_
-from cloud.warnings.service import (
+from fuelwatch.cloud.store.models.warnings import Warning_
+from fuelwatch.cloud.warnings.service import (
     WorkflowError,
     open_warning,
     resolve_warning,

@@ -2,8 +2,10 @@
 
     d1: S1, S2        d2: S3
 
-Users (password = name + "-password"):
-    admin     platform_admin / admin            everything
+Users (password: ``password_of(name)``, only when asked for):
+    admin     platform_admin / system_admin     runs the platform (no accounts, no audit)
+    secadmin  platform_admin / security_admin   accounts and API keys only
+    auditor   platform_admin / audit_admin      the audit log only
     devmgr    platform_admin / device_manager   all districts
     officer1  commerce / officer                d1
     officer2  tax / officer                     d2
@@ -21,14 +23,16 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.accounts.models import User
-from cloud.accounts.service import create_api_key, create_user, issue_tokens
-from cloud.registry.models import District, Station
-from cloud.settings import ApiSettings
-from cloud.warnings.service import upsert_warning
+from fuelwatch.cloud.accounts.service import create_api_key, create_user, issue_tokens
+from fuelwatch.cloud.common.settings import ApiSettings
+from fuelwatch.cloud.store.models.accounts import User
+from fuelwatch.cloud.store.models.registry import District, Station
+from fuelwatch.cloud.warnings.service import upsert_warning
 
 USERS: dict[str, dict[str, object]] = {
-    "admin": {"department": "platform_admin", "role": "admin"},
+    "admin": {"department": "platform_admin", "role": "system_admin"},
+    "secadmin": {"department": "platform_admin", "role": "security_admin"},
+    "auditor": {"department": "platform_admin", "role": "audit_admin"},
     "devmgr": {"department": "platform_admin", "role": "device_manager", "all_districts": True},
     "officer1": {"department": "commerce", "role": "officer", "districts": ["d1"]},
     "officer2": {"department": "tax", "role": "officer", "districts": ["d2"]},
@@ -43,7 +47,7 @@ T0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 
 
 def password_of(name: str) -> str:
-    return f"{name}-password"
+    return f"Pw#{len(name)}-{name[::-1].upper()}-2026"
 
 
 @dataclass

@@ -15,8 +15,8 @@ from bench.detect.matrix import (
 )
 from bench.detect.score import HOUR_MS
 from bench.detect.truth import Layout, station_period, trials
-from cloud.api.routes.stations import TankIn
-from cloud.departments.rows import ROW_MODELS
+from fuelwatch.cloud.api.routes.stations import TankIn
+from fuelwatch.cloud.departments.rows import ROW_MODELS
 from fuelwatch.sim.scenario import parse_scenario
 from fuelwatch.sim.station import Station
 

@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from cloud.grafana.sync.api import GrafanaApiError
+from fuelwatch.cloud.grafana.sync.api import GrafanaApiError
 
 ADMIN = ("admin", "stub-admin-password")
 

@@ -14,9 +14,9 @@ from grafana_foundation_sdk.cog import plugins
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.dashboard import Dashboard
 
-from cloud.grafana.dashboards import DASHBOARDS, differences
-from cloud.grafana.folders import DATASOURCES, FOLDERS
 from fuelwatch.cli import main
+from fuelwatch.cloud.grafana.dashboards import DASHBOARDS, differences
+from fuelwatch.cloud.grafana.folders import DATASOURCES, FOLDERS
 from tests.grafana.runner import DASHBOARD_DIR, ROOT, dashboard_files, panels
 
 PROVISIONING = ROOT / "grafana" / "provisioning"

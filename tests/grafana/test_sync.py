@@ -12,17 +12,17 @@ from click.testing import CliRunner
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.accounts.models import User
-from cloud.accounts.service import create_user
-from cloud.grafana.folders import FOLDERS
-from cloud.grafana.sync import GrafanaApi, GrafanaApiError, sync
-from cloud.grafana.sync.config import ContactPointConfig, SyncConfig, load_sync_config
-from cloud.grafana.sync.plan import plan
-from cloud.grafana.sync.state import GrafanaState, desired_state, team_name
-from cloud.registry.db import make_engine, make_sessionmaker, upgrade
-from cloud.registry.models import District, Station
 from fuelwatch.cli import main
-from fuelwatch.config import ConfigError
+from fuelwatch.cloud.accounts.service import create_user
+from fuelwatch.cloud.grafana.folders import FOLDERS
+from fuelwatch.cloud.grafana.sync import GrafanaApi, GrafanaApiError, sync
+from fuelwatch.cloud.grafana.sync.config import ContactPointConfig, SyncConfig, load_sync_config
+from fuelwatch.cloud.grafana.sync.plan import plan
+from fuelwatch.cloud.grafana.sync.state import GrafanaState, desired_state, team_name
+from fuelwatch.cloud.store.db import make_engine, make_sessionmaker, upgrade
+from fuelwatch.cloud.store.models.accounts import User
+from fuelwatch.cloud.store.models.registry import District, Station
+from fuelwatch.core.config import ConfigError
 from tests.grafana.grafana_stub import ADMIN, GrafanaStub, HttpTransport
 
 CHANGED_HOOK = (
@@ -48,7 +48,7 @@ def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
             ("li.tax", "tax", "supervisor", {"all_districts": True}),
             ("wang.mr", "market_regulation", "viewer", {"districts": ["d1"]}),
             ("zhao.ps", "public_security", "viewer", {"all_districts": True}),
-            ("ops", "platform_admin", "admin", {}),
+            ("ops", "platform_admin", "system_admin", {}),
             ("feed.tax", "tax", "importer", {"districts": ["d1"]}),
             ("s1.portal", "station", "station", {"station": "S1"}),
         ]:

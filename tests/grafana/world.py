@@ -27,13 +27,13 @@ from zoneinfo import ZoneInfo
 import httpx
 from fastapi.testclient import TestClient
 
-from cloud.accounts.service import create_user
-from cloud.api.app import create_app
-from cloud.ingest.lineproto import record_line, write_line
-from cloud.registry.db import make_engine, make_sessionmaker, upgrade
-from cloud.warnings.models import Warning_
-from cloud.warnings.service import transition, upsert_warning
-from fuelwatch.records import (
+from fuelwatch.cloud.accounts.service import create_user
+from fuelwatch.cloud.api.app import create_app
+from fuelwatch.cloud.store.db import make_engine, make_sessionmaker, upgrade
+from fuelwatch.cloud.store.lineproto import record_line, write_line
+from fuelwatch.cloud.store.models.warnings import Warning_
+from fuelwatch.cloud.warnings.service import transition, upsert_warning
+from fuelwatch.core.records import (
     BaseRecord,
     GatewayStatusRecord,
     InventoryRecord,
@@ -476,7 +476,7 @@ def build_world(
     settings = make_settings(registry_url, tmp)
     with sessions.begin() as session:
         admin = create_user(
-            session, username="grafana-test-admin", department="platform_admin", role="admin"
+            session, username="grafana-test-admin", department="platform_admin", role="system_admin"
         )
     app = create_app(settings, engine=engine)
     auth = bearer(sessions, settings.api, admin.id)

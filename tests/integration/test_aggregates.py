@@ -13,14 +13,14 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from cloud.aggregates import AGGREGATES, Aggregate, ensure_aggregates
-from cloud.influx import InfluxClient
-from cloud.ingest.lineproto import record_line
-from fuelwatch import wire
 from fuelwatch.cli import main
-from fuelwatch.mqtt import MqttClient
-from fuelwatch.records import InventoryRecord, TransactionRecord
-from fuelwatch.wire import Signer
+from fuelwatch.cloud.store.aggregates import AGGREGATES, Aggregate, ensure_aggregates
+from fuelwatch.cloud.store.influx import InfluxClient
+from fuelwatch.cloud.store.lineproto import record_line
+from fuelwatch.core import wire
+from fuelwatch.core.mqtt import MqttClient
+from fuelwatch.core.records import InventoryRecord, TransactionRecord
+from fuelwatch.core.wire import Signer
 from tests.support.env import StackEnv, eventually
 from tests.support.services import Influx
 

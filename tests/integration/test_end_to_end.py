@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 
-from fuelwatch.records import (
+from fuelwatch.core.records import (
     AlarmRecord,
     BaseRecord,
     InventoryRecord,
@@ -13,9 +13,9 @@ from fuelwatch.records import (
     TotalizerRecord,
     TransactionRecord,
 )
-from tests.support.env import StackEnv, eventually
+from tests.support.env import RECENT_T0, StackEnv, eventually
 
-T0 = 1_763_900_000_000
+T0 = RECENT_T0
 
 
 def make_records(n: int, seed: int = 1) -> list[tuple[str, BaseRecord]]:

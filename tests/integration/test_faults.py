@@ -19,10 +19,10 @@ import httpx
 import pytest
 import yaml
 
-from fuelwatch.records import InventoryRecord
+from fuelwatch.core.records import InventoryRecord
+from fuelwatch.gateway.settings import GatewayConfig
 from fuelwatch.stack.process import free_port
-from gateway.settings import GatewayConfig
-from tests.support.env import StackEnv, eventually
+from tests.support.env import RECENT_T0, StackEnv, eventually
 from tests.support.services import Broker, Influx
 
 pytestmark = pytest.mark.slow
@@ -62,7 +62,7 @@ async def produce(
             "atg1",
             [
                 InventoryRecord(
-                    ts=1_763_900_000_000 + n,
+                    ts=RECENT_T0 + n,
                     tank=1 + n % 4,
                     product="92",
                     volume=float(n),

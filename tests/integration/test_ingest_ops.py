@@ -6,10 +6,10 @@ from __future__ import annotations
 import httpx
 from prometheus_client import CollectorRegistry
 
-from cloud.ingest.service import StatsCollector
-from cloud.ops_http import OpsServer
-from fuelwatch.records import InventoryRecord
-from tests.support.env import StackEnv
+from fuelwatch.cloud.common.ops_http import OpsServer
+from fuelwatch.cloud.ingest.service import StatsCollector
+from fuelwatch.core.records import InventoryRecord
+from tests.support.env import RECENT_T0, StackEnv
 
 
 async def test_health_and_metrics(env: StackEnv) -> None:
@@ -26,11 +26,7 @@ async def test_health_and_metrics(env: StackEnv) -> None:
             assert (await http.get("/health")).status_code == 200
             await gw.spool.put(
                 "atg1",
-                [
-                    InventoryRecord(
-                        ts=1_763_900_000_000, tank=1, product="92", volume=1.0, height=2.0
-                    )
-                ],
+                [InventoryRecord(ts=RECENT_T0, tank=1, product="92", volume=1.0, height=2.0)],
             )
             await env.wait_count("tank_inventory", 1)
             text = (await http.get("/metrics")).text

@@ -15,9 +15,9 @@ from collections.abc import Callable
 
 import pytest
 
-from cloud.ingest.sequence import SequenceStore
-from cloud.registry.db import make_engine, make_sessionmaker
-from cloud.registry.gateways import ensure_station, register_gateway
+from fuelwatch.cloud.ingest.sequence import SequenceStore
+from fuelwatch.cloud.store.db import make_engine, make_sessionmaker
+from fuelwatch.cloud.store.registry import ensure_station, register_gateway
 from tests.support.env import StackEnv
 
 

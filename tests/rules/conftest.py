@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from fuelwatch.records import TransactionRecord
+from fuelwatch.core.records import TransactionRecord
 from tests.rules.world import Simulated, import_department, import_waybills, simulate
 from tests.support.env import StackEnv
 from tests.support.services import Broker, Influx

@@ -13,14 +13,15 @@ from typing import Any
 
 import pytest
 
-from cloud.rules import store
-from cloud.rules.definition import load_definitions
-from cloud.warnings.categories import Category
-from fuelwatch.records import BaseRecord, TransactionRecord
+from fuelwatch.cloud.common.categories import Category
+from fuelwatch.cloud.rules import store
+from fuelwatch.cloud.rules.definition import load_definitions
+from fuelwatch.core.records import BaseRecord, TransactionRecord
 from tests.rules.conftest import LOCAL, CleanWorld, declaration
 from tests.rules.world import Simulated, evaluate, import_department, import_waybills, simulate
 from tests.support.env import StackEnv
 
+INCONCLUSIVE_ON_TWO_DAYS = {"reconciliation.leak_rate"}
 RULES_BY_CATEGORY: dict[Category, list[str]] = {}
 for _d in load_definitions():
     RULES_BY_CATEGORY.setdefault(_d.category, []).append(_d.id)
@@ -304,5 +305,8 @@ async def test_clean_station_is_silent(
     assert report.fired == []
     with clean_world.env.sessions() as session:
         checked = {r: store.get_rule(session, r).last_detail["checked"] for r in rules}
-    # silent because it looked and found nothing wrong, not because it had nothing to judge
-    assert all(n > 0 for n in checked.values()), checked
+    # silent because it looked and found nothing wrong, not because it had nothing to judge;
+    # the leak rule needs days of quiet readings: on two, its minimum detectable leak is above
+    # 0.76 L/h, and it says "inconclusive" (judges nothing), as the EPA SIR protocol does
+    judged = {r: n for r, n in checked.items() if r not in INCONCLUSIVE_ON_TWO_DAYS}
+    assert all(n > 0 for n in judged.values()), checked

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from cloud.rules.definition import load_definitions, parse_duration
-from cloud.rules.detectors import DETECTORS
-from cloud.warnings.categories import Category
-from fuelwatch.config import ConfigError
+from fuelwatch.cloud.common.categories import Category
+from fuelwatch.cloud.rules.definition import load_definitions, parse_duration
+from fuelwatch.cloud.rules.detectors import DETECTORS
+from fuelwatch.core.config import ConfigError
 
 GOOD = """\
 rules:

@@ -1,131 +1,208 @@
-"""Detectors on hand-made series (no services): the edge cases, one table row each."""
+"""The incremental state's judgements on hand-made points (no services), one row each."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
+import math
+import random
 
+import numpy as np
+import orjson
 import pytest
 
-from cloud.influx import Series
-from cloud.rules.context import RuleContext
-from cloud.rules.detectors.totalizer import totalizer_continuity
-from cloud.rules.facts import Facts, NozzleFact, StationFact
-from cloud.rules.stats import least_squares, pooled_slope
+from fuelwatch.cloud.rules.state.persist import dump_station, load_station
+from fuelwatch.cloud.rules.state.points import Reading, Sale, Snapshot
+from fuelwatch.cloud.rules.state.regression import fit_blocks, t_quantile
+from fuelwatch.cloud.rules.state.station import HOLD_MS, StationState
+from fuelwatch.cloud.rules.state.tank import TankModel, TankParams
+from fuelwatch.core.volume import REFERENCES, to_20c
 
 T0 = 1_740_960_000_000  # ms
 MIN = 60_000
+PARAMS = TankParams()
 
 
-def _ctx(results: dict[str, list[Series]], **thresholds: float) -> RuleContext:
-    station = StationFact("S1", "d1", nozzles={1: NozzleFact(1, 1, "92", 1)})
-    return RuleContext(
-        rule_id="t",
-        now=datetime.fromtimestamp(T0 / 1000 + 86_400, UTC),
-        start=datetime.fromtimestamp(T0 / 1000, UTC),
-        end=datetime.fromtimestamp(T0 / 1000 + 86_400, UTC),
-        thresholds=thresholds,
-        options={},
-        facts=Facts({"S1": station}),
-        results=results,
-        session=None,  # type: ignore[arg-type]  # the totalizer detector reads no tables
-    )
+def _sale(t_min: float, nozzle: int, litres: float, before: float | None = None) -> Sale:
+    end = T0 + int(t_min * MIN)
+    return Sale(
+        end, nozzle, "92", litres, litres * 7.5, 7.5, end - 60_000, end, f"o{t_min}",
+        before, None if before is None else before + litres, int(t_min * 10),
+    )  # fmt: skip
 
 
-def _series(name: str, columns: list[str], rows: list[list[Any]]) -> Series:
-    return Series(name, {"station": "S1", "nozzle": "1"}, ["time", *columns], rows)
+def _reading(t_min: float, tc: float, status: int = 0) -> Reading:
+    return Reading(T0 + int(t_min * MIN), 1, tc, tc, 15.0, status, None, "atg", 1)
 
 
-def _txn(t: int, before: float, after: float, start: int | None = None) -> list[Any]:
-    return [
-        T0 + t * MIN,
-        before,
-        after,
-        T0 + (start if start is not None else t - 1) * MIN,
-        f"o{t}",
-        t,
-    ]
+# -- totalizers: the next record's "before" is the last one's "after", however long idle -----
 
-
-def _snap(t: int, value: float) -> list[Any]:
-    return [T0 + t * MIN, value, 1000 + t]
-
-
-CASES = {
-    "continuous": (
-        [_txn(10, 100, 130), _txn(20, 130, 150)],
-        [_snap(5, 100), _snap(15, 130), _snap(25, 150)],
-        None,
-    ),
-    "jump": ([_txn(10, 100, 130), _txn(20, 930, 950)], [], ("jump", 800.0)),
-    "rollback": ([_txn(10, 100, 130)], [_snap(15, 130), _snap(20, 30)], ("rollback", -100.0)),
-    "reset": ([_txn(10, 5000, 5030)], [_snap(15, 5030), _snap(20, 0.5)], ("reset", -5029.5)),
-    # a snapshot while fuel flows shows the totalizer counting up: not a discontinuity
-    "counting_up": (
-        [_txn(10, 100, 130, start=8)],
-        [_snap(7, 100), _snap(9, 115), _snap(12, 130)],
-        None,
-    ),
-    # a sale still flowing at the end of the window: its transaction is not stored yet
-    "in_progress": ([_txn(10, 100, 130)], [_snap(15, 130), _snap(20, 160), _snap(25, 175)], None),
-    # no sale after a jump, but the new value stands for 10 minutes: confirmed
-    "jump_idle": (
-        [_txn(10, 100, 130)],
-        [_snap(15, 930), _snap(20, 930), _snap(25, 930)],
-        ("jump", 800.0),
-    ),
-    # an hour of silence (the feed was down): the missing sales explain the jump
-    "silence": ([_txn(10, 100, 130), _txn(75, 400, 420)], [], None),
+TOTALIZER_CASES = {
+    "continuous": ([(10, 100.0, 30.0), (300, 130.0, 20.0)], [], None),
+    "jump_after_hours_idle": ([(10, 100.0, 30.0), (600, 930.0, 20.0)], [], ("jump", 800.0)),
+    "rollback": ([(10, 100.0, 30.0), (20, 120.0, 20.0)], [], ("rollback", -10.0)),
+    "reset": ([(10, 50_000.0, 30.0), (20, 3.0, 20.0)], [], ("reset", -50_027.0)),
+    "snapshot_jump_while_idle": ([(10, 100.0, 30.0)], [(200, 230.0)], ("jump", 100.0)),
+    "snapshot_during_sale_ignored": ([(10, 100.0, 30.0)], [(9.5, 120.0)], None),
 }
 
 
-@pytest.mark.parametrize("name", CASES)
-def test_totalizer_continuity(name: str) -> None:
-    txns, snaps, expected = CASES[name]
-    ctx = _ctx(
-        {
-            "transactions": [
-                _series(
-                    "dispenser_transaction",
-                    ["totalizer_before", "totalizer_after", "start", "order_id", "rid"],
-                    txns,
-                )
-            ],
-            "snapshots": [_series("totalizer", ["volume_total", "rid"], snaps)],
-        },
-        tolerance_litres=0.05,
-        max_silence_minutes=12,
-    )
-    out = totalizer_continuity(ctx)
-    assert out.checked == {("S1", "nozzle:1")}
-    if expected is None:
-        assert out.findings == []
-        return
-    [finding] = out.findings
-    kind, litres = expected
-    assert finding.values["kind"] == kind
-    assert finding.values["change_litres"] == pytest.approx(litres)
-    assert len(finding.records) == 2  # the records on both sides of the break
-    assert all(r.rid is not None for r in finding.records)
+@pytest.mark.parametrize("name", list(TOTALIZER_CASES))
+def test_totalizer(name: str) -> None:
+    sales, snaps, expected = TOTALIZER_CASES[name]
+    st = StationState("S1", {1: 1}, {1: "92"})
+    for t, before, litres in sales:
+        st.add("sale", _sale(t, 1, litres, before), PARAMS)
+    for t, value in snaps:
+        st.add("snapshot", Snapshot(T0 + int(t * MIN), 1, value, None, "d", 7), PARAMS)
+    for m in range(0, 700, 1):  # the gauge reports every minute: no gap
+        st.add("reading", _reading(m, 20_000.0), PARAMS)
+    st.advance(T0 + 700 * MIN + HOLD_MS)
+    found = [(b.kind, round(b.litres, 2)) for b in st.breaks]
+    assert found == ([] if expected is None else [expected])
 
 
-def test_least_squares_recovers_coefficients() -> None:
-    xs = [[float(i), float(i * i % 7)] for i in range(20)]
-    ys = [2.0 * a - 0.5 * b for a, b in xs]
-    fit = least_squares(xs, ys)
+def test_totalizer_jump_across_a_known_gap_is_not_judged() -> None:
+    st = StationState("S1", {1: 1}, {1: "92"})
+    st.add("sale", _sale(10, 1, 30.0, 100.0), PARAMS)
+    st.add("sale", _sale(200, 1, 20.0, 400.0), PARAMS)  # sales lost while the gateway was off
+    for m in [*range(60), *range(180, 260)]:  # no readings from minute 60 to 180
+        st.add("reading", _reading(m, 20_000.0), PARAMS)
+    st.advance(T0 + 260 * MIN + HOLD_MS)
+    assert list(st.breaks) == []
+    assert st.unjudged_breaks == 1
+
+
+# -- a tank: quiet readings, unexplained drops, deliveries without a status bit, gaps -------
+
+
+def _tank_day(
+    *, hidden: list[float] = (), seed: int = 1, status_bit: bool = True, gap: bool = False
+) -> TankModel:
+    rng = random.Random(seed)
+    m = TankModel(1, (1, 2), PARAMS)
+    v = 20_000.0
+    sales = {}
+    for k in range(40):
+        sales[30 + 30 * k] = (1 + k % 2, rng.uniform(20, 60))
+    for t in range(1440):
+        if gap and 600 <= t < 700:
+            continue
+        if t in sales:
+            nozzle, litres = sales[t]
+            m.add_sale(_sale(t + 1.5, nozzle, litres))
+            v -= litres
+        if t in hidden:
+            v -= 35.0
+        if 1000 <= t < 1030:
+            v += 300.0  # a delivery unloading
+        status = 1 if (status_bit and 1000 <= t < 1040) else 0
+        m.add_reading(_reading(t, v + rng.gauss(0, 3.0), status))
+    return m
+
+
+def test_clean_tank_has_no_unexplained_drop() -> None:
+    m = _tank_day()
+    assert list(m.drops) == []
+    assert 2.0 < m.gauge_sd < 4.5  # its own noise, learnt from idle reading pairs
+
+
+def test_hidden_sale_is_an_unexplained_drop() -> None:
+    m = _tank_day(hidden=[200, 905])
+    assert [d.litres for d in m.drops] == [pytest.approx(35, abs=10)] * 2  # ± gauge noise
+
+
+def test_delivery_without_status_bit_is_not_a_gain_or_drop() -> None:
+    m = _tank_day(status_bit=False)
+    assert list(m.drops) == []
+    assert m.settle_until > T0 + 1000 * MIN
+
+
+def test_gap_splits_the_book_and_never_bridges_it() -> None:
+    m = _tank_day(gap=True)
+    v = m.variance(T0, T0 + 999 * MIN)
+    assert v is not None
+    assert v["segments"] == 2
+    assert abs(v["variance_l20"]) < 20  # the lost sales of the gap are not a loss
+
+
+def test_late_sale_retracts_the_drop_it_explains() -> None:
+    m = TankModel(1, (1,), PARAMS)
+    for t in range(60):
+        m.add_reading(_reading(t, 20_000.0 - (40.0 if t >= 30 else 0.0)))
+    assert len(m.drops) == 1
+    m.add_sale(_sale(29.9, 1, 40.0))
+    assert list(m.drops) == []
+
+
+# -- block regression: HAC widens the error when the noise is correlated ---------------------
+
+
+def _blocks(correlated: bool, seed: int = 3) -> tuple[list[tuple[int, float, np.ndarray]], float]:
+    rng = np.random.default_rng(seed)
+    blocks: dict[tuple[int, int], np.ndarray] = {}
+    k_true = 0.995
+    for stretch in range(6):
+        drift, metered = 0.0, 0.0
+        for minute in range(0, 48 * 60, 2):
+            metered += rng.uniform(0, 6)
+            drift = 0.995 * drift + rng.normal(0, 1.0) if correlated else rng.normal(0, 3.0)
+            y = -k_true * metered + drift
+            z = np.array([1.0, -metered, y])
+            key = (stretch, minute // 60)
+            blocks[key] = blocks.get(key, np.zeros((3, 3))) + np.outer(z, z)
+    return [(s, float(h), c) for (s, h), c in blocks.items()], k_true
+
+
+def test_fit_recovers_the_factor_and_widens_for_correlated_noise() -> None:
+    iid, k = _blocks(False)
+    fit = fit_blocks(iid)
     assert fit is not None
-    assert fit.coef == pytest.approx([2.0, -0.5])
-    assert fit.residual_sd == pytest.approx(0.0, abs=1e-9)
-    assert least_squares([[1.0, 2.0], [2.0, 4.0], [3.0, 6.0]], [1.0, 2.0, 3.0]) is None  # collinear
+    assert abs(fit.coef[0] - k) < 4 * fit.se(0)
+    assert fit.se(0) < 3 * float(fit.naive_se[0])
+    corr, _ = _blocks(True)
+    fit2 = fit_blocks(corr)
+    assert fit2 is not None
+    assert fit2.se(0) > 3 * float(fit2.naive_se[0])  # drift over hours: far less sure
+    assert abs(fit2.coef[0] - k) < 4 * fit2.se(0)
 
 
-def test_pooled_slope_ignores_levels() -> None:
-    segments = [
-        [(t, level - 0.8 * t) for t in (0.0, 0.5, 1.0, 1.5)] for level in (100.0, 5000.0, -3.0)
-    ]
-    result = pooled_slope(segments)
-    assert result is not None
-    slope, se, n = result
-    assert slope == pytest.approx(-0.8)
-    assert se == pytest.approx(0.0, abs=1e-9)
-    assert n == 12
+def test_t_quantile_approaches_normal() -> None:
+    assert t_quantile(0.975, 1e9) == pytest.approx(1.95996, abs=1e-4)
+    assert t_quantile(0.975, 10) == pytest.approx(2.228, abs=0.01)
+
+
+# -- standard volume --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("reference", "factor"), [("20C", 1.0), ("15C", 1.006), ("60F", 1.0053)])
+def test_a_consoles_reference_volume_converted_to_20c(reference: str, factor: float) -> None:
+    # 10,000 L of gasoline compensated to the console's reference, read at 12 °C
+    v = to_20c(10_000.0, 12.0, 0.0012, reference=REFERENCES[reference])
+    assert v / 10_000.0 == pytest.approx(factor, abs=3e-4)
+    assert math.isclose(to_20c(10_000.0, 20.0, 0.0012), 10_000.0)
+
+
+# -- persistence: a restarted engine resumes where it was ------------------------------------
+
+
+def test_state_survives_a_save_and_load() -> None:
+    st = StationState("S1", {1: 1, 2: 1}, {1: "92"})
+    rng = random.Random(5)
+    v = 20_000.0
+    for t in range(2000):
+        if t % 25 == 0:
+            litres = rng.uniform(20, 60)
+            st.add("sale", _sale(t + 1.5, 1 + t % 2, litres, 1000.0 + t), PARAMS)
+            v -= litres * 0.998
+        st.add("reading", _reading(t, v + rng.gauss(0, 2.0)), PARAMS)
+    st.advance(T0 + 1500 * MIN)  # the rest still pending
+    data = orjson.loads(orjson.dumps(dump_station(st), option=orjson.OPT_SERIALIZE_NUMPY))
+    back = load_station(data, PARAMS)
+    st.advance(T0 + 2100 * MIN)
+    back.advance(T0 + 2100 * MIN)
+    a, b = st.tanks[1].fit(T0, T0 + 2000 * MIN), back.tanks[1].fit(T0, T0 + 2000 * MIN)
+    assert a is not None
+    assert b is not None
+    assert np.allclose(a.coef, b.coef)
+    assert back.horizon == st.horizon
+    assert [x.kind for x in back.breaks] == [x.kind for x in st.breaks]
+    assert back.tanks[1].variance(T0, T0 + 2000 * MIN) == st.tanks[1].variance(T0, T0 + 2000 * MIN)

@@ -8,14 +8,14 @@ from datetime import timedelta
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from cloud.influx import InfluxClient
-from cloud.rules import store
-from cloud.rules.context import iso
-from cloud.rules.definition import load_definitions
-from cloud.rules.engine import RuleEngine
-from cloud.warnings.models import Warning_, WarningEvent
 from fuelwatch.cli import main
-from fuelwatch.records import TransactionRecord
+from fuelwatch.cloud.rules import store
+from fuelwatch.cloud.rules.context import iso
+from fuelwatch.cloud.rules.definition import load_definitions
+from fuelwatch.cloud.rules.engine import RuleEngine
+from fuelwatch.cloud.store.influx import InfluxClient
+from fuelwatch.cloud.store.models.warnings import Warning_, WarningEvent
+from fuelwatch.core.records import TransactionRecord
 from tests.rules.world import engine, evaluate, import_waybills, simulate
 from tests.support.env import StackEnv
 
@@ -117,12 +117,12 @@ async def test_evidence_names_the_query_and_restores_the_cheating_records(env: S
     await evaluate(env, sim.end, rule)
     [w] = _warnings(env, rule)
     ev = w.evidence
-    assert ev["window"] == {  # the rule's 1-day window, ending at its 10-minute lag
-        "start": iso(sim.end - timedelta(days=1, minutes=10)),
-        "end": iso(sim.end - timedelta(minutes=10)),
-    }
+    # the rule's 1-day window ends where the running state is complete: now less the feed's
+    # 1-minute lag, the 15-minute hold (sales arrive at the hang) and 5 minutes for the POS
+    end = sim.end - timedelta(minutes=21)
+    assert ev["window"] == {"start": iso(end - timedelta(days=1)), "end": iso(end)}
     assert ev["comparison"]["unit"] == "orders"
-    assert ev["thresholds"]["min_missing"] == 3
+    assert ev["thresholds"]["min_missing"] == 2
     queries = {q["name"]: q["influxql"] for q in ev["queries"]}
     assert 'FROM "dispenser_transaction"' in queries["transactions"]
     assert "station =~ /^(EVD1)$/" in queries["transactions"]
@@ -130,8 +130,8 @@ async def test_evidence_names_the_query_and_restores_the_cheating_records(env: S
     # the records are exactly the omitted sales the simulator labelled, with their rid
     omitted = {o for label in sim.labels if label.kind == "pos_omission" for o in label.order_ids}
     rids = {t.order_id: t.rid for t in sim.of(TransactionRecord)}
-    start_ms = int((sim.end - timedelta(minutes=10, days=1, seconds=-300)).timestamp() * 1000)
-    end_ms = int((sim.end - timedelta(minutes=10)).timestamp() * 1000)
+    start_ms = int((end - timedelta(days=1, seconds=-300)).timestamp() * 1000)
+    end_ms = int(end.timestamp() * 1000)
     expected = {
         (t.order_id, t.rid)
         for t in sim.of(TransactionRecord)
@@ -250,7 +250,7 @@ async def test_station_batches_each_get_their_own_query(env: StackEnv) -> None:
 async def test_run_forever_evaluates_on_the_wall_clock_and_stops(env: StackEnv) -> None:
     import asyncio  # noqa: PLC0415
 
-    from cloud.rules.runner import run_forever  # noqa: PLC0415
+    from fuelwatch.cloud.rules.runner import run_forever  # noqa: PLC0415
 
     simulate(env, "WALL1", duration="1h")
     stop = asyncio.Event()

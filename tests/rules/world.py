@@ -15,15 +15,15 @@ from typing import Any
 
 import httpx
 
-from cloud.accounts.principal import Principal
-from cloud.accounts.roles import Role
-from cloud.departments.importer import import_rows
-from cloud.influx import InfluxClient
-from cloud.ingest.lineproto import record_line
-from cloud.registry.models import Dispenser, District, Nozzle, Station, Tank
-from cloud.rules.definition import load_definitions
-from cloud.rules.engine import EvaluationReport, RuleEngine
-from fuelwatch.records import BaseRecord
+from fuelwatch.cloud.accounts.principal import Principal
+from fuelwatch.cloud.accounts.roles import Role
+from fuelwatch.cloud.departments.importer import import_rows
+from fuelwatch.cloud.rules.definition import load_definitions
+from fuelwatch.cloud.rules.engine import EvaluationReport, RuleEngine
+from fuelwatch.cloud.store.influx import InfluxClient
+from fuelwatch.cloud.store.lineproto import record_line
+from fuelwatch.cloud.store.models.registry import Dispenser, District, Nozzle, Station, Tank
+from fuelwatch.core.records import BaseRecord
 from fuelwatch.sim.delivery import Waybill
 from fuelwatch.sim.events import StationEvent, WaybillEvent
 from fuelwatch.sim.offline import gateway_records
@@ -35,7 +35,7 @@ from tests.support.env import StackEnv
 ADMIN = Principal(
     user_id=0,
     username="rules-test",
-    role=Role.ADMIN,
+    role=Role.SYSTEM_ADMIN,
     department="tax",
     permissions=frozenset(),
     districts=None,

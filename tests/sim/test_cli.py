@@ -11,11 +11,12 @@ import yaml
 from click.testing import CliRunner
 
 from fuelwatch.cli import main
+from fuelwatch.core.devices.pos import PosPushConfig
+from fuelwatch.gateway.adapters.base import AdapterContext
+from fuelwatch.gateway.adapters.pos import PosPushAdapter
+from fuelwatch.gateway.spool import Spool
 from fuelwatch.sim.runner import run_realtime
 from fuelwatch.sim.scenario import parse_scenario
-from gateway.adapters.base import AdapterContext
-from gateway.adapters.pos import PosPushAdapter, PosPushConfig
-from gateway.spool import Spool
 from tests.sim.factory import data
 
 FRAUD = [

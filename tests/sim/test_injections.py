@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from fuelwatch.records import (
+from fuelwatch.core.records import (
     InventoryRecord,
     NozzleEventRecord,
     PosSaleRecord,

@@ -11,12 +11,13 @@ import httpx
 import orjson
 import pytest
 
-from fuelwatch.records import BaseRecord
-from gateway.adapters.base import AdapterContext
-from gateway.adapters.pos import PosPushAdapter, PosPushConfig
-from gateway.adapters.registry import build_adapter
-from gateway.settings import GatewayConfig
-from gateway.spool import Spool
+from fuelwatch.core.devices.pos import PosPushConfig
+from fuelwatch.core.records import BaseRecord
+from fuelwatch.gateway.adapters.base import AdapterContext
+from fuelwatch.gateway.adapters.pos import PosPushAdapter
+from fuelwatch.gateway.adapters.registry import build_adapter
+from fuelwatch.gateway.settings import GatewayConfig
+from fuelwatch.gateway.spool import Spool
 
 NOW = 1_741_000_000_000
 SALE = {

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fuelwatch.config import ConfigError
+from fuelwatch.core.config import ConfigError
 from fuelwatch.sim.scenario import load_scenario
 from fuelwatch.sim.station import Station
 

@@ -9,17 +9,17 @@ from typing import Any
 
 from sqlalchemy import select
 
-from cloud.rules.store import set_thresholds
-from cloud.streaming import register_streaming_rules
-from cloud.warnings.models import Warning_
-from fuelwatch import wire
-from fuelwatch.mqtt import MqttClient
-from fuelwatch.records import InventoryRecord
-from fuelwatch.wire import Signer
-from gateway.settings import GatewayConfig
-from tests.support.env import StackEnv
+from fuelwatch.cloud.ingest.streaming import register_streaming_rules
+from fuelwatch.cloud.rules.store import set_thresholds
+from fuelwatch.cloud.store.models.warnings import Warning_
+from fuelwatch.core import wire
+from fuelwatch.core.mqtt import MqttClient
+from fuelwatch.core.records import InventoryRecord
+from fuelwatch.core.wire import Signer
+from fuelwatch.gateway.settings import GatewayConfig
+from tests.support.env import RECENT_T0, StackEnv
 
-T0 = 1_763_900_000_000
+T0 = RECENT_T0
 FAST = {"streaming_interval": 0.3}
 
 

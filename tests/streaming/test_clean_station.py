@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from cloud.streaming.rules import (
+from fuelwatch.cloud.ingest.streaming.rules import (
     CLOCK_SKEW,
     GATEWAY_OFFLINE,
     GATEWAY_SILENT,

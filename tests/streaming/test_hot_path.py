@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 import psycopg
 import pytest
 
-from cloud.streaming.rules import SIGNATURE_FAILURE
+from fuelwatch.cloud.ingest.streaming.rules import SIGNATURE_FAILURE
 from tests.streaming.support import FAST, signed, station_client, tampered, thresholds, topic_of
 from tests.streaming.support import warnings as stored_warnings
 from tests.support.env import StackEnv, eventually

@@ -12,10 +12,10 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from cloud.registry.gateways import revoke_key
-from cloud.registry.models import GatewayKey
-from cloud.streaming.rules import GATEWAY_OFFLINE, GATEWAY_SILENT
-from gateway.settings import GatewayConfig
+from fuelwatch.cloud.ingest.streaming.rules import GATEWAY_OFFLINE, GATEWAY_SILENT
+from fuelwatch.cloud.store.models.registry import GatewayKey
+from fuelwatch.cloud.store.registry import revoke_key
+from fuelwatch.gateway.settings import GatewayConfig
 from tests.streaming.support import FAST, signed, station_client, thresholds, topic_of, warnings
 from tests.support.env import StackEnv, eventually
 

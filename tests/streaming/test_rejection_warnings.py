@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import base64
 
-from cloud.rules.store import list_rules
-from cloud.streaming.rules import REJECTED_DATA, SIGNATURE_FAILURE, STREAMING_RULES
+from fuelwatch.cloud.ingest.streaming.rules import REJECTED_DATA, SIGNATURE_FAILURE, STREAMING_RULES
+from fuelwatch.cloud.rules.store import list_rules
 from tests.streaming.support import (
     FAST,
     signed,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from cloud.streaming.rules import CLOCK_SKEW, SEQUENCE_GAP
-from fuelwatch import wire
-from fuelwatch.records import GatewayStatusRecord, InventoryRecord
-from fuelwatch.wire import Signer
-from gateway.settings import GatewayConfig
+from fuelwatch.cloud.ingest.streaming.rules import CLOCK_SKEW, SEQUENCE_GAP
+from fuelwatch.core import wire
+from fuelwatch.core.records import GatewayStatusRecord, InventoryRecord
+from fuelwatch.core.wire import Signer
+from fuelwatch.gateway.settings import GatewayConfig
 from tests.streaming.support import (
     FAST,
     now_ms,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import time
 import uuid
@@ -13,14 +14,15 @@ from typing import Any, TypeVar
 
 import yaml
 
-from cloud.influx import InfluxClient
-from cloud.ingest.app import build_ingest
-from cloud.ingest.service import IngestService
-from cloud.provisioning import provision_gateway
-from cloud.registry.db import make_engine, make_sessionmaker, upgrade
-from cloud.settings import CloudSettings, MqttEndpoint
-from gateway.app import Gateway
-from gateway.settings import GatewayConfig, load_gateway_config
+from fuelwatch.cloud.common.settings import CloudSettings, MqttEndpoint
+from fuelwatch.cloud.ingest.app import build_ingest
+from fuelwatch.cloud.ingest.service import IngestService
+from fuelwatch.cloud.provisioning.service import provision_gateway
+from fuelwatch.cloud.store.db import make_engine, make_sessionmaker, upgrade
+from fuelwatch.cloud.store.influx import InfluxClient
+from fuelwatch.core.wire import Algorithm
+from fuelwatch.gateway.app import Gateway
+from fuelwatch.gateway.settings import GatewayConfig, load_gateway_config
 from tests.support.services import CLOUD_PASSWORD, CLOUD_USER, Broker, Influx
 
 T = TypeVar("T")
@@ -52,7 +54,13 @@ async def eventually(
 
 class StackEnv:
     def __init__(
-        self, tmp: Path, broker: Broker, influx: Influx, registry_url: str | None = None
+        self,
+        tmp: Path,
+        broker: Broker,
+        influx: Influx,
+        registry_url: str | None = None,
+        *,
+        migrate: bool = True,
     ) -> None:
         tag = uuid.uuid4().hex[:8]
         self.tmp = tmp
@@ -62,7 +70,8 @@ class StackEnv:
         self.db = f"t{tag}"
         self.registry_url = registry_url or f"sqlite:///{tmp}/registry.db"
         self.engine = make_engine(self.registry_url)
-        upgrade(self.engine)
+        if migrate:  # else the test migrates, e.g. with `fuelwatch registry upgrade`
+            upgrade(self.engine)
         self.sessions = make_sessionmaker(self.engine)
         self.settings = CloudSettings(
             _env_file=None,  # type: ignore[call-arg]
@@ -77,10 +86,17 @@ class StackEnv:
             ingest_client_id=f"ingest-{tag}",
             ingest_district=self.district,
             ingest_session_expiry=600,
+            # the tests' webhook receivers listen on loopback, which is refused by default
+            webhook_allow_networks=["127.0.0.0/8"],
         )
 
     def provision(
-        self, station: str, *, gateway: str | None = None, extra: dict[str, Any] | None = None
+        self,
+        station: str,
+        *,
+        gateway: str | None = None,
+        extra: dict[str, Any] | None = None,
+        alg: Algorithm = Algorithm.ED25519,
     ) -> GatewayConfig:
         gateway = gateway or f"gw-{station}"
         bundle = provision_gateway(
@@ -91,6 +107,7 @@ class StackEnv:
             out_dir=self.tmp / gateway,
             password_file=None,
             mqtt_port=self.broker.port,
+            alg=alg,
         )
         self.broker.add_account(station, bundle.mqtt_password)
         data = yaml.safe_load(bundle.config_file.read_text())
@@ -135,6 +152,7 @@ class StackEnv:
             "FUELWATCH_MQTT_PORT": str(s.mqtt.port),
             "FUELWATCH_MQTT_USERNAME": s.mqtt.username,
             "FUELWATCH_MQTT_PASSWORD": s.mqtt.password,
+            "FUELWATCH_WEBHOOK_ALLOW_NETWORKS": json.dumps(s.webhook_allow_networks),
             **extra,
         }
 
@@ -167,3 +185,9 @@ async def settle(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) ->
             return
         await asyncio.sleep(0.1)
     raise AssertionError("did not settle")
+
+
+#: A device time for test records: a day ago, on the hour. Ingest refuses records dated
+#: before their gateway's registration (minus 30 days) as implausible, so tests that provision
+#: a gateway now send times near now.
+RECENT_T0 = (time.time_ns() // 1_000_000 // 3_600_000 - 24) * 3_600_000

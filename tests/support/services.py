@@ -15,12 +15,13 @@ import httpx
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from fuelwatch.stack.broker import BROKER_DIR, PasswordFile, mosquitto_process, render_broker
+from fuelwatch.cloud.provisioning.passwords import PasswordFile
+from fuelwatch.stack.broker import BROKER_DIR, mosquitto_process, render_broker
 from fuelwatch.stack.influxdb import influxd_process
 from fuelwatch.stack.process import ManagedProcess, free_port
 
 CLOUD_USER = "fuelwatch-cloud"
-CLOUD_PASSWORD = "test-cloud-password"
+CLOUD_PASSWORD = "Qm7x-Tr2v9KpLw4ZcY8nB3fH"  # fit for production mode (compose process tests)
 
 
 def can_connect(port: int, user: str, password: str, timeout: float = 2.0) -> int:
@@ -47,6 +48,7 @@ class Broker:
         self.root = root
         self.port = free_port()
         self.tls_port = free_port() if tls else None
+        self.tls_password_port = free_port() if tls else None
         self.certs_dir = root / "certs" if tls else None
         if tls:
             subprocess.run(
@@ -61,6 +63,7 @@ class Broker:
             cloud_password=CLOUD_PASSWORD,
             tls_port=self.tls_port,
             certs_dir=self.certs_dir,
+            tls_password_port=self.tls_password_port,
         )
         self.process: ManagedProcess = mosquitto_process(self.files)
 

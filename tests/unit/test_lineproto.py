@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from cloud.ingest.lineproto import point_time_ns, record_line, write_line
-from fuelwatch.records import AlarmRecord, InventoryRecord, TransactionRecord
+from fuelwatch.cloud.store.lineproto import point_time_ns, record_line, write_line
+from fuelwatch.core.records import AlarmRecord, InventoryRecord, TransactionRecord
 
 
 def test_inventory_line_tags_fields_and_time() -> None:

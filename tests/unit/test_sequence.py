@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from cloud.ingest.sequence import MAX_HOLES, SeqWindow
+from fuelwatch.cloud.ingest.sequence import MAX_HOLES, SeqWindow
 
 
 def test_in_order_numbers_are_new_once() -> None:

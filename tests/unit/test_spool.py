@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from fuelwatch.records import InventoryRecord
-from gateway.spool import SEQ_BLOCK, Spool
+from fuelwatch.core.records import InventoryRecord
+from fuelwatch.core.wire import Signer, generate_private_key_pem, seal_records
+from fuelwatch.gateway.spool import SEQ_BLOCK, Spool
 
 
 def rec(i: int) -> InventoryRecord:
@@ -75,16 +76,22 @@ async def test_age_bound_drops_oldest_and_counts(
         assert s.stats().dropped == 3  # the counter is persistent
 
 
-async def test_size_bound_drops_oldest_first(tmp_path: Path) -> None:
+async def test_size_bound_drops_oldest_first_at_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     async with spool(tmp_path / "s.db", max_bytes=2000) as s:
-        await s.put("atg1", [rec(i) for i in range(100)])
-        dropped = await s.enforce_bounds()
-        assert dropped > 0
+        with caplog.at_level(logging.ERROR):
+            await s.put("atg1", [rec(i) for i in range(100)])  # the cap applies on the write
         stats = s.stats()
+        assert 0 < stats.dropped < 100
+        assert stats.backlog == 100 - stats.dropped
         assert stats.backlog_bytes <= 2000
+        assert stats.alarm.startswith("spool_full")
+        assert f"SPOOL FULL: dropped {stats.dropped} oldest" in caplog.text
         rows = await s.read(1000)
-        assert rows[0].rid == dropped + 1  # the oldest went first
+        assert rows[0].rid == stats.dropped + 1  # the oldest went first
         assert rows[-1].rid == 100
+        assert s.dropped_event.is_set()
 
 
 async def test_skip_topics(tmp_path: Path) -> None:
@@ -93,3 +100,39 @@ async def test_skip_topics(tmp_path: Path) -> None:
         await s.put("atg2", [rec(2)])
         rows = await s.read(10, skip_topics=["fuel/v1/d/s/atg1/inventory"])
         assert [r.topic for r in rows] == ["fuel/v1/d/s/atg2/inventory"]
+
+
+async def test_sealed_envelopes_are_rebuilt_byte_for_byte_until_confirmed(tmp_path: Path) -> None:
+    signer = Signer.from_pem(generate_private_key_pem())
+    topic = "fuel/v1/d/s/atg1/inventory"
+    async with spool(tmp_path / "s.db") as s:
+        await s.put("atg1", [rec(i) for i in range(5)])
+        rows = await s.read(10)
+        env = seal_records(
+            topic=topic,
+            signer=signer,
+            gateway_id="gw",
+            seq=await s.next_seq(),
+            boot=1,
+            sent=2,
+            records=[(r.rid, r.body) for r in rows[:3]],
+        )
+        await s.seal([(1, topic, env.prefix, env.trailer, [r.rid for r in rows[:3]])])
+        assert [r.rid for r in await s.read(10)] == [4, 5]  # sealed records are not read again
+    async with spool(tmp_path / "s.db") as s:  # a restart: still waiting, same bytes
+        assert [(e.seq, e.records) for e in await s.outstanding()] == [(1, 3)]
+        assert await s.payload(1) == (topic, env.payload)
+        assert await s.confirm_envelopes([1, 99]) == 3
+        assert await s.outstanding() == []
+        assert s.stats().backlog == 2
+
+
+async def test_a_drop_breaks_the_envelopes_it_cuts_into(tmp_path: Path) -> None:
+    async with spool(tmp_path / "s.db", max_age_days=1) as s:
+        await s.put("atg1", [rec(i) for i in range(4)])
+        await s.seal([(7, "t", b"{", b"{}", [1, 2, 3, 4])])
+        oldest = s.stats().oldest
+        assert oldest is not None
+        assert await s.enforce_bounds(oldest + 86_400_001) == 4
+        assert s.take_broken() == {7}
+        assert await s.outstanding() == []

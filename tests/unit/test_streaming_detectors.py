@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from cloud.streaming.actions import Clear, Raise
-from cloud.streaming.events import AcceptedSeen, RejectedSeen
-from cloud.streaming.gaps import GapDetector, SequenceState
-from cloud.streaming.presence import GatewayPresence, OfflineDetector, SilentDetector
-from cloud.streaming.rejections import RejectionDetector
-from cloud.streaming.rules import (
+from fuelwatch.cloud.ingest.streaming.actions import Clear, Raise
+from fuelwatch.cloud.ingest.streaming.events import AcceptedSeen, RejectedSeen
+from fuelwatch.cloud.ingest.streaming.gaps import GapDetector, SequenceState
+from fuelwatch.cloud.ingest.streaming.presence import (
+    GatewayPresence,
+    OfflineDetector,
+    SilentDetector,
+)
+from fuelwatch.cloud.ingest.streaming.rejections import RejectionDetector
+from fuelwatch.cloud.ingest.streaming.rules import (
     AUTH_REASONS,
     CLOCK_SKEW,
     GATEWAY_OFFLINE,
@@ -19,7 +23,7 @@ from cloud.streaming.rules import (
     STREAMING_RULES,
     RuleSettings,
 )
-from cloud.streaming.skew import SkewDetector
+from fuelwatch.cloud.ingest.streaming.skew import SkewDetector
 
 RULES = {d.id: d for d in STREAMING_RULES}
 T = 1_763_900_000_000

@@ -7,9 +7,9 @@ import base64
 import orjson
 import pytest
 
-from fuelwatch import wire
-from fuelwatch.records import InventoryRecord, RecordKind, TransactionRecord
-from fuelwatch.wire import Algorithm, Signer, Topic, Verifier, WireError
+from fuelwatch.core import wire
+from fuelwatch.core.records import InventoryRecord, RecordKind, TransactionRecord
+from fuelwatch.core.wire import Algorithm, Signer, Topic, Verifier, WireError
 
 TOPIC = "fuel/v1/binhai/BH0001/atg1/inventory"
 TRAILER = b'\n{"alg":"ed25519","sig":"AA=="}'

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from cloud.api.routes import (
+from fuelwatch.cloud.api.routes import (
     alerts,
     audit,
     auth,

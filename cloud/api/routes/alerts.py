@@ -18,22 +18,27 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import delete as delete_
 from sqlalchemy import func, select
 
-from cloud.accounts.principal import Principal
-from cloud.accounts.roles import Permission
-from cloud.alerts.models import AlertOutbox, DeliveryStatus, WebhookDelivery, WebhookSubscription
-from cloud.alerts.subscriptions import (
+from fuelwatch.cloud.accounts.principal import Principal
+from fuelwatch.cloud.accounts.roles import Permission
+from fuelwatch.cloud.alerts.subscriptions import (
     SubscriptionError,
     SubscriptionSpec,
     create_subscription,
     requeue_delivery,
     update_subscription,
 )
-from cloud.api.audit_log import note
-from cloud.api.deps import Offset, Page, RowId, SessionDep, allow, not_found
-from cloud.registry.db import paginate
-from cloud.registry.models import utcnow
-from cloud.warnings.categories import Category, Severity
-from cloud.warnings.models import WarningEvent
+from fuelwatch.cloud.api.audit_log import note
+from fuelwatch.cloud.api.deps import Offset, Page, RowId, SessionDep, StateDep, allow, not_found
+from fuelwatch.cloud.common.categories import Category, Severity
+from fuelwatch.cloud.store.db import paginate
+from fuelwatch.cloud.store.models.alerts import (
+    AlertOutbox,
+    DeliveryStatus,
+    WebhookDelivery,
+    WebhookSubscription,
+)
+from fuelwatch.cloud.store.models.warnings import WarningEvent
+from fuelwatch.core.timeutil import utcnow
 
 router = APIRouter(tags=["alerts"])
 Manager = Annotated[Principal, Depends(allow(Permission.ALERT_MANAGE))]
@@ -177,10 +182,19 @@ def list_subscriptions(session: SessionDep, _: Manager) -> list[SubscriptionOut]
     summary="Subscribe a webhook; the answer carries its secret, shown only this once",
 )
 def create(
-    session: SessionDep, request: Request, principal: Manager, body: SubscriptionIn
+    session: SessionDep,
+    state: StateDep,
+    request: Request,
+    principal: Manager,
+    body: SubscriptionIn,
 ) -> SubscriptionCreated:
     try:
-        sub = create_subscription(session, body.spec(), created_by=principal.actor)
+        sub = create_subscription(
+            session,
+            body.spec(),
+            created_by=principal.actor,
+            allow=state.settings.webhook_allow(),
+        )
     except SubscriptionError as exc:
         raise _invalid(exc) from exc
     session.commit()
@@ -196,11 +210,15 @@ def get_subscription(session: SessionDep, _: Manager, subscription_id: RowId) ->
 
 @router.put("/alerts/webhooks/{subscription_id}", summary="Change a webhook subscription")
 def update(
-    session: SessionDep, _: Manager, subscription_id: RowId, body: SubscriptionIn
+    session: SessionDep,
+    state: StateDep,
+    _: Manager,
+    subscription_id: RowId,
+    body: SubscriptionIn,
 ) -> SubscriptionOut:
     sub = _get(session, subscription_id)
     try:
-        update_subscription(session, sub, body.spec())
+        update_subscription(session, sub, body.spec(), allow=state.settings.webhook_allow())
     except SubscriptionError as exc:
         raise _invalid(exc) from exc
     session.commit()

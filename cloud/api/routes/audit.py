@@ -8,10 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel
 
-from cloud.accounts.principal import Principal
-from cloud.accounts.roles import Permission
-from cloud.api.deps import Offset, Page, SessionDep, allow
-from cloud.audit import AuditQuery, query_audit
+from fuelwatch.cloud.accounts.audit import AuditQuery, query_audit
+from fuelwatch.cloud.accounts.principal import Principal
+from fuelwatch.cloud.accounts.roles import Permission
+from fuelwatch.cloud.api.deps import Offset, Page, SessionDep, allow
 
 router = APIRouter(tags=["audit"])
 

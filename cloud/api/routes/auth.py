@@ -8,9 +8,8 @@ from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 
-from cloud.accounts.models import RefreshToken
-from cloud.accounts.principal import Principal
-from cloud.accounts.service import (
+from fuelwatch.cloud.accounts.principal import Principal
+from fuelwatch.cloud.accounts.service import (
     AccountError,
     AuthError,
     TokenPair,
@@ -20,8 +19,9 @@ from cloud.accounts.service import (
     revoke_refresh_family,
     set_password,
 )
-from cloud.api.audit_log import note
-from cloud.api.deps import StateDep, current_principal, unauthorized
+from fuelwatch.cloud.api.audit_log import note
+from fuelwatch.cloud.api.deps import StateDep, current_principal, unauthorized
+from fuelwatch.cloud.store.models.accounts import RefreshToken
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -50,7 +50,7 @@ class MeOut(BaseModel):
 
 class PasswordChange(BaseModel):
     current_password: str = Field(max_length=256)
-    new_password: str = Field(min_length=10, max_length=256)
+    new_password: str = Field(min_length=12, max_length=256)
 
 
 def _token_out(pair: TokenPair) -> TokenOut:

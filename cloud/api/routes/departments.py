@@ -12,15 +12,19 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import AwareDatetime, BaseModel, Field, create_model
 from sqlalchemy import select
 
-from cloud.accounts.principal import Principal
-from cloud.accounts.roles import DATASET_DEPARTMENTS, Department, Permission
-from cloud.api.deps import Offset, Page, SessionDep, StateDep, allow, zone
-from cloud.api.masking import mask_fields
-from cloud.departments.files import FileError, read_csv, read_xlsx
-from cloud.departments.importer import ImportReport, RowError, import_rows
-from cloud.departments.models import DATASET_MODELS, DepartmentImport, DepartmentRecord
-from cloud.departments.rows import ROW_MODELS, DepartmentRow
-from cloud.registry.db import paginate
+from fuelwatch.cloud.accounts.principal import Principal
+from fuelwatch.cloud.accounts.roles import DATASET_DEPARTMENTS, Department, Permission
+from fuelwatch.cloud.api.deps import Offset, Page, SessionDep, StateDep, allow, zone
+from fuelwatch.cloud.common.masking import mask_fields
+from fuelwatch.cloud.departments.files import read_upload
+from fuelwatch.cloud.departments.importer import ImportReport, import_rows
+from fuelwatch.cloud.departments.rows import ROW_MODELS, DepartmentRow
+from fuelwatch.cloud.store.db import paginate
+from fuelwatch.cloud.store.models.departments import (
+    DATASET_MODELS,
+    DepartmentImport,
+    DepartmentRecord,
+)
 
 router = APIRouter(prefix="/department-data", tags=["department data"])
 Reader = Annotated[Principal, Depends(allow(Permission.DEPARTMENT_READ))]
@@ -213,37 +217,22 @@ def _add_dataset_routes(dataset: Dataset) -> None:
         if len(data) > limit:
             raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"larger than {limit} bytes")
         filename = file.filename or ""
-        is_xlsx = filename.lower().endswith(".xlsx") or data[:2] == b"PK"
-        try:
-            header, rows = read_xlsx(data) if is_xlsx else read_csv(data)
-        except FileError as exc:
-            rows, header = [], []
-            header_errors = [RowError(1, None, str(exc))]
-        else:
-            known = set(rows_model.model_fields)
-            header_errors = [
-                RowError(1, h, f"unknown column {h!r}") for h in header if h not in known
-            ]
-            header_errors += [
-                RowError(1, f, f"missing column {f!r}")
-                for f, info in rows_model.model_fields.items()
-                if info.is_required() and f not in header
-            ]
+        table = read_upload(data, filename, rows_model)
         from starlette.concurrency import run_in_threadpool  # noqa: PLC0415
 
         report = await run_in_threadpool(
             import_rows,
             session,
             dataset=name,
-            rows=[] if header_errors else rows,
+            rows=table.rows,
             principal=principal,
-            source="xlsx" if is_xlsx else "csv",
+            source="xlsx" if table.is_xlsx else "csv",
             filename=filename,
             tz=local,
-            header_errors=header_errors,
+            header_errors=table.header_errors,
         )
-        if header_errors:
-            report.rows = len(rows)
+        if table.header_errors:
+            report.rows = table.rows_seen
         return _report(report)
 
     @router.get(

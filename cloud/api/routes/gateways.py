@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from functools import lru_cache
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
@@ -14,17 +12,29 @@ from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from sqlalchemy import select
 
-from cloud.accounts.principal import Principal
-from cloud.accounts.roles import Permission
-from cloud.api.deps import Offset, Page, SessionDep, StateDep, allow, not_found, visible_station
-from cloud.pki import CertificateAuthority, PkiError
-from cloud.provisioning import MqttAccounts, gateway_config, render_config
-from cloud.registry.db import paginate
-from cloud.registry.gateways import RegistryError, register_gateway, register_key, revoke_key
-from cloud.registry.models import Device, Gateway, GatewayKey, Station, utcnow
-from cloud.settings import ApiSettings
-from fuelwatch.wire import Algorithm, generate_private_key_pem, public_key_pem
-from fuelwatch.wire.signing import KeyError_
+from fuelwatch.cloud.accounts.principal import Principal
+from fuelwatch.cloud.accounts.roles import Permission
+from fuelwatch.cloud.api.deps import (
+    Offset,
+    Page,
+    SessionDep,
+    StateDep,
+    allow,
+    not_found,
+    visible_station,
+)
+from fuelwatch.cloud.common.settings import ApiSettings
+from fuelwatch.cloud.provisioning.pki import CertificateAuthority, PkiError
+from fuelwatch.cloud.provisioning.service import MqttAccounts, gateway_config, render_config
+from fuelwatch.cloud.store.db import paginate
+from fuelwatch.cloud.store.models.registry import Device, Gateway, GatewayKey, Station
+from fuelwatch.cloud.store.registry import RegistryError, register_gateway, register_key, revoke_key
+from fuelwatch.core.devices.catalogue import DEVICE_TYPES, DeviceConfig
+from fuelwatch.core.devices.modbus import DEFAULT_PROFILE_DIR
+from fuelwatch.core.timeutil import utcnow
+from fuelwatch.core.wire import Algorithm, generate_private_key_pem, public_key_pem
+from fuelwatch.core.wire.accounts import validate_station_id
+from fuelwatch.core.wire.signing import KeyError_
 
 router = APIRouter(tags=["gateways"])
 Reader = Annotated[Principal, Depends(allow(Permission.REGISTRY_READ))]
@@ -37,7 +47,7 @@ class ProvisionIn(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"gateway": "gw-BH0001", "alg": "ed25519", "credential": "password"},
+                {"gateway": "gw-BH0001", "alg": "ed25519", "credential": "tls_password"},
                 {
                     "gateway": "gw-BH0001-b",
                     "public_key_pem": "-----BEGIN PUBLIC KEY-----\n...\n-----END PUBLIC KEY-----",
@@ -54,7 +64,12 @@ class ProvisionIn(BaseModel):
         max_length=4096,
         description="the gateway's own public key; omit to have one made (returned once)",
     )
-    credential: Literal["password", "certificate"] = "password"
+    credential: Literal["tls_password", "certificate", "password"] = Field(
+        default="tls_password",
+        description="tls_password (default): TLS to the broker, then the station's password; "
+        "certificate: TLS with a client certificate from the project CA; password: plain "
+        "MQTT, only for a broker on a trusted network",
+    )
     mqtt_password: str | None = Field(
         default=None,
         max_length=256,
@@ -211,6 +226,21 @@ def _authority(api: ApiSettings) -> CertificateAuthority:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
 
 
+def _ca_certificate(api: ApiSettings) -> str:
+    """The project CA certificate a TLS bundle checks the broker against."""
+    if api.ca_cert_file is None:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "no project CA certificate configured (FUELWATCH_API_CA_CERT_FILE)",
+        )
+    try:
+        return api.ca_cert_file.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, "the CA certificate file cannot be read"
+        ) from exc
+
+
 def _unprocessable(message: str) -> HTTPException:
     return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, message)
 
@@ -259,6 +289,8 @@ def provision(
 ) -> BundleOut:
     api = state.settings.api
     station = visible_station(session, principal, station_id)
+    # A station registered before platform names were reserved must not reach the broker.
+    validate_station_id(station.id)
     if session.get(Gateway, body.gateway) is not None:
         raise RegistryError(f"gateway {body.gateway} exists; rotate its key with POST .../keys")
     try:
@@ -271,6 +303,14 @@ def provision(
     files: dict[str, str] = {}
     notes: list[str] = []
     reloaded = False
+    if body.credential == "tls_password" and api.bundle_mqtt_tls_password_port is None:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "no TLS password port configured for bundles "
+            "(FUELWATCH_API_BUNDLE_MQTT_TLS_PASSWORD_PORT); plain MQTT only if asked for "
+            "explicitly (credential=password)",
+        )
+    ca_pem = _ca_certificate(api) if body.credential == "tls_password" else None
     if body.credential == "certificate":
         if api.bundle_mqtt_tls_port is None:
             raise HTTPException(
@@ -310,6 +350,11 @@ def provision(
         reloaded = accounts.set(station.id, password)
         files["mqtt.password"] = password
         port = api.bundle_mqtt_port
+        if ca_pem is not None:
+            files["ca.crt"] = ca_pem
+            port = api.bundle_mqtt_tls_password_port or port
+        else:
+            notes.append("plain MQTT: the password crosses the network unencrypted")
     if private is not None:
         files["signing.key"] = private.decode()
     else:
@@ -321,7 +366,7 @@ def provision(
         mqtt_host=api.bundle_mqtt_host,
         mqtt_port=port,
         devices=[d.config() for d in gw.devices],
-        tls=body.credential == "certificate",
+        credential=body.credential,
     )
     files["gateway.yaml"] = render_config(config)
     session.commit()
@@ -344,17 +389,18 @@ def get_config(
 ) -> dict[str, Any]:
     gw = _visible_gateway(session, principal, gateway_id)
     api = state.settings.api
-    tls = gw.credential == "certificate"
+    ports = {
+        "certificate": api.bundle_mqtt_tls_port,
+        "tls_password": api.bundle_mqtt_tls_password_port,
+    }
     return gateway_config(
         gateway=gw.id,
         district=gw.station.district_id,
         station=gw.station_id,
         mqtt_host=api.bundle_mqtt_host,
-        mqtt_port=(api.bundle_mqtt_tls_port or api.bundle_mqtt_port)
-        if tls
-        else api.bundle_mqtt_port,
+        mqtt_port=ports.get(gw.credential) or api.bundle_mqtt_port,
         devices=[d.config() for d in gw.devices],
-        tls=tls,
+        credential=gw.credential,
     )
 
 
@@ -403,6 +449,7 @@ def rotate_password(
     session: SessionDep, state: StateDep, principal: Provisioner, station_id: str
 ) -> PasswordOut:
     station = visible_station(session, principal, station_id)
+    validate_station_id(station.id)
     password = secrets.token_urlsafe(18)
     reloaded = _accounts(state.settings.api).set(station.id, password)
     return PasswordOut(station=station.id, mqtt_password=password, broker_reloaded=reloaded)
@@ -411,28 +458,22 @@ def rotate_password(
 # -- devices ---------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=1)
-def _device_adapter() -> TypeAdapter[Any]:
-    from gateway.adapters.registry import DeviceConfig  # noqa: PLC0415
-
-    return TypeAdapter(DeviceConfig)
+_DEVICE_CONFIG: TypeAdapter[Any] = TypeAdapter(DeviceConfig)
 
 
 @router.get("/device-types", summary="Device adapter types a gateway can run")
 def device_types(_: Reader) -> list[DeviceTypeOut]:
-    from gateway.adapters.registry import ADAPTERS  # noqa: PLC0415
-
     return [
         DeviceTypeOut(
             type=name, summary=spec.summary, settings_schema=spec.config.model_json_schema()
         )
-        for name, spec in sorted(ADAPTERS.items())
+        for name, spec in sorted(DEVICE_TYPES.items())
     ]
 
 
 @router.get("/device-profiles", summary="Device profiles shipped in firmware_configs/")
 def device_profiles(_: Reader) -> list[str]:
-    folder = Path(__file__).resolve().parents[3] / "firmware_configs"
+    folder = DEFAULT_PROFILE_DIR
     if not folder.is_dir():
         return []
     return sorted(p.name for p in folder.iterdir() if p.suffix in (".yaml", ".yml"))
@@ -456,7 +497,7 @@ def put_device(
     if body.profile:
         entry["profile"] = body.profile
     try:
-        _device_adapter().validate_python(entry)
+        _DEVICE_CONFIG.validate_python(entry)
     except ValidationError as exc:
         problems = [
             f"{'.'.join(str(p) for p in e['loc'][1:]) or 'type'}: {e['msg']}" for e in exc.errors()

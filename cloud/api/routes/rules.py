@@ -9,11 +9,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
-from cloud.accounts.principal import Principal
-from cloud.accounts.roles import Permission
-from cloud.api.deps import SessionDep, allow
-from cloud.rules import store
-from cloud.warnings.categories import Category
+from fuelwatch.cloud.accounts.principal import Principal
+from fuelwatch.cloud.accounts.roles import Permission
+from fuelwatch.cloud.api.deps import SessionDep, allow
+from fuelwatch.cloud.common.categories import Category
+from fuelwatch.cloud.rules import store
+from fuelwatch.cloud.store.models.rules import Rule, ThresholdSpec
 
 router = APIRouter(tags=["rules"])
 Reader = Annotated[Principal, Depends(allow(Permission.RULE_READ))]
@@ -31,7 +32,7 @@ class RuleOut(BaseModel):
     enabled: bool
     thresholds: dict[str, Any]
     defaults: dict[str, Any]
-    threshold_specs: dict[str, store.ThresholdSpec]
+    threshold_specs: dict[str, ThresholdSpec]
     updated_at: datetime
     updated_by: str
     last_evaluated_at: datetime | None
@@ -55,7 +56,7 @@ class RulePatch(BaseModel):
     )
 
 
-def _out(rule: store.Rule) -> RuleOut:
+def _out(rule: Rule) -> RuleOut:
     category = Category(rule.category)
     return RuleOut(
         id=rule.id,

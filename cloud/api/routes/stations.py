@@ -10,13 +10,15 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import or_, select
 
-from cloud.accounts.principal import Principal
-from cloud.accounts.roles import Permission
-from cloud.api.deps import Offset, Page, SessionDep, allow, not_found, visible_station
-from cloud.api.masking import mask_fields
-from cloud.registry.db import paginate
-from cloud.registry.gateways import RegistryError
-from cloud.registry.models import Dispenser, District, Nozzle, Station, Tank, utcnow
+from fuelwatch.cloud.accounts.principal import Principal
+from fuelwatch.cloud.accounts.roles import Permission
+from fuelwatch.cloud.api.deps import Offset, Page, SessionDep, allow, not_found, visible_station
+from fuelwatch.cloud.common.masking import mask_fields
+from fuelwatch.cloud.store.db import paginate
+from fuelwatch.cloud.store.models.registry import Dispenser, District, Nozzle, Station, Tank
+from fuelwatch.cloud.store.registry import RegistryError
+from fuelwatch.core.timeutil import utcnow
+from fuelwatch.core.wire.accounts import validate_station_id
 
 router = APIRouter(tags=["stations"])
 Reader = Annotated[Principal, Depends(allow(Permission.REGISTRY_READ))]
@@ -70,8 +72,17 @@ class StationIn(StationFields):
         }
     )
 
-    id: str = Field(pattern=SEGMENT, description="station id; also its MQTT user name")
+    id: str = Field(
+        pattern=SEGMENT,
+        description="station id; also its MQTT user name, so ids starting with `fuelwatch-` "
+        "(the platform's accounts, any letter case) are refused",
+    )
     district: str = Field(pattern=SEGMENT)
+
+    @field_validator("id")
+    @classmethod
+    def _not_a_platform_account(cls, value: str) -> str:
+        return validate_station_id(value)
 
 
 class StationPatch(BaseModel):

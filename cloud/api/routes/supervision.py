@@ -10,13 +10,14 @@ from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from cloud import supervision
-from cloud.accounts.principal import Principal
-from cloud.accounts.roles import Permission
-from cloud.api.deps import SessionDep, StateDep, allow, zone
-from cloud.departments.models import Licence
-from cloud.influx import InfluxClient, InfluxError
-from cloud.registry.models import Station, utcnow
+from fuelwatch.cloud.accounts.principal import Principal
+from fuelwatch.cloud.accounts.roles import Permission
+from fuelwatch.cloud.api import supervision_queries as supervision
+from fuelwatch.cloud.api.deps import SessionDep, StateDep, allow, zone
+from fuelwatch.cloud.store.influx import InfluxClient, InfluxError
+from fuelwatch.cloud.store.models.departments import Licence
+from fuelwatch.cloud.store.models.registry import Station
+from fuelwatch.core.timeutil import utcnow
 
 router = APIRouter(prefix="/supervision", tags=["supervision"])
 Reader = Annotated[Principal, Depends(allow(Permission.SUPERVISION_READ))]

@@ -1,4 +1,9 @@
-"""Department and station accounts, and machine clients' API keys (admins only)."""
+"""Department and station accounts, and machine clients' API keys (the security administrator).
+
+Administrator accounts (system, security, audit) are out of the API's reach: they are made
+and changed on the server (``fuelwatch cloud create-user``), so no administrator can grant
+itself another's powers (docs/security.md, separation of duties).
+"""
 
 from __future__ import annotations
 
@@ -9,13 +14,14 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from cloud.accounts.models import ApiKey, User, UserDistrict
-from cloud.accounts.principal import Principal
-from cloud.accounts.roles import Department, Permission, Role
-from cloud.accounts.service import create_api_key, create_user, set_password
-from cloud.api.deps import Offset, Page, RowId, SessionDep, allow, not_found
-from cloud.registry.db import paginate
-from cloud.registry.models import District, utcnow
+from fuelwatch.cloud.accounts.principal import Principal
+from fuelwatch.cloud.accounts.roles import ADMIN_ROLES, Department, Permission, Role
+from fuelwatch.cloud.accounts.service import create_api_key, create_user, set_password
+from fuelwatch.cloud.api.deps import Offset, Page, RowId, SessionDep, allow, not_found
+from fuelwatch.cloud.store.db import paginate
+from fuelwatch.cloud.store.models.accounts import ApiKey, User, UserDistrict
+from fuelwatch.cloud.store.models.registry import District
+from fuelwatch.core.timeutil import utcnow
 
 router = APIRouter(tags=["users"])
 Admin = Annotated[Principal, Depends(allow(Permission.USER_MANAGE))]
@@ -48,7 +54,7 @@ class UserIn(BaseModel):
 
     username: str = Field(pattern=NAME)
     password: str | None = Field(
-        default=None, min_length=10, max_length=256, description="omit for a machine account"
+        default=None, min_length=12, max_length=256, description="omit for a machine account"
     )
     full_name: str = Field(default="", max_length=64)
     phone: str = Field(default="", max_length=32, pattern=r"^[0-9+ -]*$")
@@ -86,7 +92,7 @@ class UserOut(BaseModel):
 
 
 class PasswordReset(BaseModel):
-    password: str = Field(min_length=10, max_length=256)
+    password: str = Field(min_length=12, max_length=256)
 
 
 class ApiKeyIn(BaseModel):
@@ -143,6 +149,22 @@ def _user(session: SessionDep, user_id: RowId) -> User:
     return user
 
 
+def _console_only() -> HTTPException:
+    return HTTPException(
+        status.HTTP_403_FORBIDDEN,
+        "administrator accounts are managed on the server (fuelwatch cloud create-user), "
+        "not through the API",
+    )
+
+
+def _ordinary(session: SessionDep, user_id: RowId) -> User:
+    """A user the API may change: not an administrator."""
+    user = _user(session, user_id)
+    if Role(user.role) in ADMIN_ROLES:
+        raise _console_only()
+    return user
+
+
 @router.get("/users", summary="List users")
 def list_users(
     session: SessionDep,
@@ -163,6 +185,8 @@ def list_users(
 
 @router.post("/users", status_code=status.HTTP_201_CREATED, summary="Create a user")
 def add_user(session: SessionDep, _: Admin, body: UserIn) -> UserOut:
+    if body.role in ADMIN_ROLES:
+        raise _console_only()
     user = create_user(
         session,
         username=body.username,
@@ -186,16 +210,13 @@ def get_user(session: SessionDep, _: Admin, user_id: RowId) -> UserOut:
 
 @router.patch("/users/{user_id}", summary="Change a user's role, scope, state")
 def patch_user(session: SessionDep, admin: Admin, user_id: RowId, body: UserPatch) -> UserOut:
-    user = _user(session, user_id)
+    user = _ordinary(session, user_id)
     if body.role is not None:
+        if body.role in ADMIN_ROLES:
+            raise _console_only()
         if (body.role is Role.STATION) != (user.station_id is not None):
             raise HTTPException(
                 status.HTTP_422_UNPROCESSABLE_CONTENT, "station users keep the station role"
-            )
-        if body.role is Role.ADMIN and user.department != Department.PLATFORM_ADMIN:
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_CONTENT,
-                "admins belong to the platform_admin department",
             )
         user.role = body.role.value
     if body.districts is not None:
@@ -231,7 +252,7 @@ def patch_user(session: SessionDep, admin: Admin, user_id: RowId, body: UserPatc
     summary="Set a user's password (ends their sessions)",
 )
 def reset_password(session: SessionDep, _: Admin, user_id: RowId, body: PasswordReset) -> None:
-    set_password(session, _user(session, user_id), body.password)
+    set_password(session, _ordinary(session, user_id), body.password)
     session.commit()
 
 
@@ -249,7 +270,7 @@ def list_keys(session: SessionDep, _: Admin, user_id: RowId) -> list[ApiKeyOut]:
 )
 def add_key(session: SessionDep, _: Admin, user_id: RowId, body: ApiKeyIn) -> ApiKeyCreated:
     key, plain = create_api_key(
-        session, _user(session, user_id), name=body.name, expires_at=body.expires_at
+        session, _ordinary(session, user_id), name=body.name, expires_at=body.expires_at
     )
     session.commit()
     return ApiKeyCreated(**_key_out(key).model_dump(), api_key=plain)

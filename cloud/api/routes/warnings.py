@@ -1,7 +1,7 @@
 """Warnings: list and filter, detail with evidence, workflow actions, comments, attachments.
 
-The workflow itself (states, transitions, events) is ``cloud.warnings.service``; this module
-checks who may do what to which warning and shapes the answers.
+The workflow itself (states, transitions, events) is ``fuelwatch.cloud.warnings.service``; this
+module checks who may do what to which warning and shapes the answers.
 """
 
 from __future__ import annotations
@@ -25,18 +25,31 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud.accounts.models import User
-from cloud.accounts.principal import Principal
-from cloud.accounts.roles import Permission
-from cloud.api.audit_log import note
-from cloud.api.deps import MAX_ID, Offset, Page, RowId, SessionDep, StateDep, allow, not_found
-from cloud.api.masking import mask_evidence
-from cloud.registry.db import paginate
-from cloud.warnings.attachments import AttachmentStore
-from cloud.warnings.categories import Category, Severity
-from cloud.warnings.models import Warning_, WarningAttachment
-from cloud.warnings.service import Action, State, add_comment, transition
+from fuelwatch.cloud.accounts.principal import Principal
+from fuelwatch.cloud.accounts.roles import Permission
+from fuelwatch.cloud.api.audit_log import note
+from fuelwatch.cloud.api.deps import (
+    MAX_ID,
+    Offset,
+    Page,
+    RowId,
+    SessionDep,
+    StateDep,
+    allow,
+    not_found,
+)
+from fuelwatch.cloud.common.categories import Category, Severity
+from fuelwatch.cloud.common.masking import mask_evidence
+from fuelwatch.cloud.store.db import paginate
+from fuelwatch.cloud.store.models.accounts import User
+from fuelwatch.cloud.store.models.warnings import Warning_, WarningAttachment
+from fuelwatch.cloud.warnings.attachments import AttachmentStore
+from fuelwatch.cloud.warnings.service import Action, State, add_comment, transition
 
+#: Attachment types served as themselves; every other type is served as octet-stream.
+PASSIVE_TYPES = frozenset(
+    {"image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain"}
+)
 router = APIRouter(tags=["warnings"])
 Reader = Annotated[Principal, Depends(allow(Permission.WARNING_READ))]
 Handler = Annotated[Principal, Depends(allow(Permission.WARNING_HANDLE))]
@@ -478,8 +491,16 @@ def download(
         data = AttachmentStore(state.settings.api.attachments_dir).get(att.sha256)
     except OSError as exc:
         raise HTTPException(status.HTTP_410_GONE, "the attachment's file is missing") from exc
+    # The uploader chose the content type: only passive types keep theirs (HTML or SVG would
+    # run script in the API's origin if a browser rendered it); always a download, sandboxed.
+    media_type = (
+        att.content_type if att.content_type in PASSIVE_TYPES else "application/octet-stream"
+    )
     return Response(
         data,
-        media_type=att.content_type,
-        headers={"Content-Disposition": f'attachment; filename="{att.sha256[:16]}"'},
+        media_type=media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{att.sha256[:16]}"',
+            "Content-Security-Policy": "sandbox; default-src 'none'",
+        },
     )

@@ -16,8 +16,8 @@ from typing import Any
 from grafana_foundation_sdk.builders import dashboard as db
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
-from cloud.grafana.dashboards import commerce, market, overview, station, tax
-from cloud.grafana.folders import Folder, folder
+from fuelwatch.cloud.grafana.dashboards import commerce, market, overview, station, tax
+from fuelwatch.cloud.grafana.folders import Folder, folder
 
 __all__ = ["DASHBOARDS", "DashboardSpec", "differences", "render", "write"]
 

@@ -25,7 +25,7 @@ from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.cog import variants as cogvariants
 from grafana_foundation_sdk.models import dashboard as dm
 
-from cloud.grafana.folders import DATASOURCES
+from fuelwatch.cloud.grafana.folders import DATASOURCES
 
 __all__ = [
     "EXPR",

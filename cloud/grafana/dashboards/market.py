@@ -6,7 +6,7 @@ from grafana_foundation_sdk.builders import dashboard as db
 from grafana_foundation_sdk.builders import stat, table, timeseries
 from grafana_foundation_sdk.models import dashboard as dm
 
-from cloud.grafana.dashboards.kit import (
+from fuelwatch.cloud.grafana.dashboards.kit import (
     TZ,
     dashboard,
     district_variable,

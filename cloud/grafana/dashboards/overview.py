@@ -9,7 +9,8 @@ from grafana_foundation_sdk.models import common as cm
 from grafana_foundation_sdk.models import dashboard as dm
 from grafana_foundation_sdk.models import geomap as gm
 
-from cloud.grafana.dashboards.kit import (
+from fuelwatch.cloud.common.categories import LABELS
+from fuelwatch.cloud.grafana.dashboards.kit import (
     dashboard,
     district_variable,
     influx,
@@ -17,7 +18,6 @@ from cloud.grafana.dashboards.kit import (
     sql,
     steps,
 )
-from cloud.warnings.categories import LABELS
 
 __all__ = ["build"]
 

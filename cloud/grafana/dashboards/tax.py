@@ -14,7 +14,7 @@ from grafana_foundation_sdk.builders import table, timeseries
 from grafana_foundation_sdk.models import common as cm
 from grafana_foundation_sdk.models import dashboard as dm
 
-from cloud.grafana.dashboards.kit import (
+from fuelwatch.cloud.grafana.dashboards.kit import (
     TZ,
     dashboard,
     district_variable,

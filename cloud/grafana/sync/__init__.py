@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.grafana.sync.api import GrafanaApi, GrafanaApiError
-from cloud.grafana.sync.apply import apply, read_current
-from cloud.grafana.sync.config import SyncConfig
-from cloud.grafana.sync.plan import Change, plan
-from cloud.grafana.sync.state import desired_state
+from fuelwatch.cloud.grafana.sync.api import GrafanaApi, GrafanaApiError
+from fuelwatch.cloud.grafana.sync.apply import apply, read_current
+from fuelwatch.cloud.grafana.sync.config import SyncConfig
+from fuelwatch.cloud.grafana.sync.plan import Change, plan
+from fuelwatch.cloud.grafana.sync.state import desired_state
 
 __all__ = ["Change", "GrafanaApi", "GrafanaApiError", "sync"]
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from cloud.grafana.sync.state import ContactPoint, UserAccount
-from fuelwatch.errors import UserFacingError
+from fuelwatch.cloud.grafana.sync.state import ContactPoint, UserAccount
+from fuelwatch.core.errors import UserFacingError
 
 __all__ = ["GrafanaApi", "GrafanaApiError", "GrafanaClientTransport", "Transport"]
 

@@ -7,10 +7,10 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from cloud.grafana.folders import FOLDERS
-from cloud.grafana.sync.api import GrafanaApi
-from cloud.grafana.sync.plan import Change
-from cloud.grafana.sync.state import GrafanaState, Grant
+from fuelwatch.cloud.grafana.folders import FOLDERS
+from fuelwatch.cloud.grafana.sync.api import GrafanaApi
+from fuelwatch.cloud.grafana.sync.plan import Change
+from fuelwatch.cloud.grafana.sync.state import GrafanaState, Grant
 
 __all__ = ["Ids", "apply", "read_current"]
 

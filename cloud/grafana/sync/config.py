@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from fuelwatch.config import load_yaml_model
+from fuelwatch.core.config import load_yaml_model
 
 __all__ = ["ContactPointConfig", "GrafanaSettings", "SyncConfig", "load_sync_config"]
 

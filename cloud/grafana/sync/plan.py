@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from cloud.grafana.sync.state import ContactPoint, GrafanaState, Grant, UserAccount
+from fuelwatch.cloud.grafana.sync.state import ContactPoint, GrafanaState, Grant, UserAccount
 
 __all__ = ["Change", "Op", "plan"]
 

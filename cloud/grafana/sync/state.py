@@ -13,10 +13,10 @@ from enum import IntEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud.accounts.models import User
-from cloud.accounts.roles import Department, Role
-from cloud.grafana.folders import FOLDERS
-from cloud.grafana.sync.config import SyncConfig
+from fuelwatch.cloud.accounts.roles import Department, Role
+from fuelwatch.cloud.grafana.folders import FOLDERS
+from fuelwatch.cloud.grafana.sync.config import SyncConfig
+from fuelwatch.cloud.store.models.accounts import User
 
 __all__ = [
     "ADMIN_DEPARTMENT",

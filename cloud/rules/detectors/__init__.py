@@ -1,8 +1,14 @@
-"""Every detector a rule may name, registered here and only here (no folder scanning)."""
+"""Every detector a rule may name, registered here and only here (no folder scanning).
+
+All of them judge the engine's incremental state (``uses_state``): the wetstock, dispenser,
+totalizer and delivery detectors its running models, the counting detectors its recent records
+seen as the rows of their queries (cloud/rules/state/views.py). ``inspection_risk`` reads
+department tables only; ``capacity_check`` runs its own aggregated query (every 6 h).
+"""
 
 from __future__ import annotations
 
-from cloud.rules.detectors import (
+from fuelwatch.cloud.rules.detectors import (
     business,
     cloud_data,
     delivery,
@@ -11,7 +17,7 @@ from cloud.rules.detectors import (
     totalizer,
     wetstock,
 )
-from cloud.rules.detectors.base import Detector
+from fuelwatch.cloud.rules.detectors.base import Detector
 
 __all__ = ["DETECTORS", "Detector"]
 
@@ -19,23 +25,34 @@ _TABLE = (
     Detector(
         "book_variance",
         wetstock.book_variance,
-        ("readings", "sales", "deliveries"),
-        ("variance_percent", "variance_litres"),
-        "gauged vs book inventory per tank",
+        (),
+        ("alpha", "meter_mpe_percent", "document_mpe_percent"),
+        "gauged vs book inventory per tank, against legal bands and the gauge's noise",
+        uses_state=True,
     ),
     Detector(
         "leak_rate",
         wetstock.leak_rate,
-        ("readings", "transactions"),
-        ("leak_litres_per_hour", "min_t", "min_idle_hours"),
-        "SIR-style loss rate in idle periods",
+        (),
+        ("alpha", "leak_litres_per_hour"),
+        "SIR-style steady loss with HAC standard error",
+        uses_state=True,
+    ),
+    Detector(
+        "unexplained_drops",
+        wetstock.unexplained_drops,
+        (),
+        ("min_litres",),
+        "dispensing with no transaction (hidden sales)",
+        uses_state=True,
     ),
     Detector(
         "strapping_ratio",
         wetstock.strapping_ratio,
-        ("readings", "transactions"),
-        ("deviation_percent", "min_sales_litres"),
-        "gauge drop vs metered sales per tank",
+        (),
+        ("alpha", "deviation_percent", "min_sales_litres"),
+        "gauge litres per metered litre per tank",
+        uses_state=True,
     ),
     Detector(
         "capacity_check",
@@ -47,30 +64,34 @@ _TABLE = (
     Detector(
         "over_registration",
         dispenser.over_registration,
-        ("readings", "transactions"),
-        ("over_registration_percent", "min_t", "min_sales_litres", "max_residual_sd_litres"),
-        "per-nozzle tank litres per metered litre",
+        (),
+        ("alpha", "legal_mpe_percent", "change_percent", "min_sales_litres"),
+        "per-nozzle meter factor with its confidence interval, against the legal band",
+        uses_state=True,
     ),
     Detector(
         "totalizer_continuity",
         totalizer.totalizer_continuity,
-        ("transactions", "snapshots"),
-        ("tolerance_litres", "max_silence_minutes"),
-        "totalizer jumps, rollbacks, resets",
+        (),
+        ("tolerance_litres",),
+        "totalizer jumps, rollbacks, resets (also across idle time)",
+        uses_state=True,
     ),
     Detector(
         "unregistered_delivery",
         delivery.unregistered_delivery,
-        ("deliveries", "sales", "pos_deliveries"),
-        ("min_litres", "match_hours"),
+        (),
+        ("alpha", "min_litres", "match_hours"),
         "gauge deliveries without waybill or POS delivery",
+        uses_state=True,
     ),
     Detector(
         "waybill_mismatch",
         delivery.waybill_mismatch,
-        ("deliveries", "sales", "pos_deliveries"),
-        ("tolerance_percent", "tolerance_litres", "match_hours"),
-        "delivered vs waybill volume",
+        (),
+        ("alpha", "document_mpe_percent", "match_hours"),
+        "delivered vs waybill volume, tolerance from the gauge's uncertainty",
+        uses_state=True,
     ),
     Detector(
         "pos_silent",
@@ -78,6 +99,7 @@ _TABLE = (
         ("transactions", "pos_sales"),
         ("min_transactions", "min_pos_share_percent"),
         "POS silent while dispensers sell",
+        uses_state=True,
     ),
     Detector(
         "pos_link",
@@ -85,6 +107,7 @@ _TABLE = (
         ("transactions", "pos_sales"),
         ("min_missing", "min_missing_percent", "edge_minutes"),
         "orders missing on one side",
+        uses_state=True,
     ),
     Detector(
         "tax_gap",
@@ -92,6 +115,7 @@ _TABLE = (
         ("transactions", "pos_sales"),
         ("gap_percent", "min_amount"),
         "dispenser revenue vs POS revenue",
+        uses_state=True,
     ),
     Detector(
         "price_range",
@@ -99,6 +123,7 @@ _TABLE = (
         ("transactions", "reference"),
         ("above_percent", "below_percent"),
         "unit price outside the permitted band",
+        uses_state=True,
     ),
     Detector(
         "impossible_values",
@@ -106,6 +131,7 @@ _TABLE = (
         ("transactions",),
         ("amount_tolerance_yuan", "max_flow_litres_per_minute"),
         "values no dispenser can produce",
+        uses_state=True,
     ),
     Detector(
         "order_imbalance",
@@ -113,6 +139,7 @@ _TABLE = (
         ("events", "transactions"),
         ("match_seconds", "min_difference", "min_difference_percent"),
         "dispensing cycles vs transactions",
+        uses_state=True,
     ),
     Detector(
         "inspection_risk",
@@ -127,9 +154,15 @@ _TABLE = (
         ("daily_sales",),
         ("deviation_percent", "min_volume_litres"),
         "declared vs measured sales",
+        uses_state=True,
     ),
     Detector(
-        "data_gap", cloud_data.data_gap, ("counts",), ("max_gap_minutes",), "gaps in polled data"
+        "data_gap",
+        cloud_data.data_gap,
+        ("counts",),
+        ("max_gap_minutes",),
+        "gaps in polled data",
+        uses_state=True,
     ),
     Detector(
         "clock_skew",
@@ -137,6 +170,7 @@ _TABLE = (
         ("stamps",),
         ("max_skew_seconds",),
         "device vs gateway clock",
+        uses_state=True,
     ),
 )
 

@@ -6,7 +6,14 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from cloud.rules.context import MAX_RECORDS, Comparison, Finding, Outcome, RawRecord, RuleContext
+from fuelwatch.cloud.rules.context import (
+    MAX_RECORDS,
+    Comparison,
+    Finding,
+    Outcome,
+    RawRecord,
+    RuleContext,
+)
 
 __all__ = [
     "impossible_values",

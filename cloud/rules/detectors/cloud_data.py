@@ -8,7 +8,7 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 
-from cloud.rules.context import Comparison, Finding, Outcome, RuleContext, iso
+from fuelwatch.cloud.rules.context import Comparison, Finding, Outcome, RuleContext, iso
 
 __all__ = ["clock_skew", "data_gap"]
 

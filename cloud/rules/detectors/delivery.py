@@ -8,15 +8,16 @@ product). No match: unregistered. A match whose volume differs beyond the tolera
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select
 
-from cloud.departments.models import EWaybill
-from cloud.rules.context import Comparison, Finding, Outcome, RawRecord, RuleContext, iso
-from cloud.rules.detectors.base import txns_by_nozzle
+from fuelwatch.cloud.rules.context import Comparison, Finding, Outcome, RawRecord, RuleContext, iso
+from fuelwatch.cloud.rules.state.regression import normal_quantile
+from fuelwatch.cloud.store.models.departments import EWaybill
 
 __all__ = ["unregistered_delivery", "waybill_mismatch"]
 
@@ -32,6 +33,13 @@ class _Delivery:
     rise_l20: float
     sold_l20: float
     rid: int | None
+    tank_l20: float  # in the tank after the delivery
+
+    def sd(self, ctx: RuleContext) -> float:
+        """SD of the gauge's measure of a delivery: both readings' noise, and the probe's
+        error on freshly mixed product (a fraction of the tank's volume)."""
+        thermal = ctx.option("thermal_fraction", 0.001) * self.tank_l20
+        return math.sqrt(2 * ctx.option("gauge_sd_litres", 5.0) ** 2 + thermal**2)
 
     def record(self) -> RawRecord:
         return RawRecord(
@@ -57,35 +65,22 @@ class _Doc:
 
 
 def _deliveries(ctx: RuleContext) -> list[_Delivery]:
-    txns = txns_by_nozzle(ctx, "sales")
+    """Every delivery the gauges closed in the window, with what the tank's nozzles sold
+    meanwhile (20 °C, from the running state: all of the unloading's sales are known)."""
     out = []
-    for tags, row in ctx.rows("deliveries"):
-        station, tank = tags["station"], int(tags["tank"])
-        fact = ctx.facts.stations.get(station)
-        start, end = int(row["start"]), int(row["end"])
-        if start <= ctx.start_ms:
-            continue  # began before the window: its sales are not all here (judged earlier)
-        rise = float(row["end_tc_volume"]) - float(row["start_tc_volume"])
-        gross = float(row["end_volume"]) + float(row["start_volume"])
-        factor = (
-            (float(row["end_tc_volume"]) + float(row["start_tc_volume"])) / gross if gross else 1.0
-        )
-        sold = 0.0
-        for n in fact.nozzles_of(tank) if fact else []:
-            sold += sum(t.volume for t in txns.get((station, n), []) if start < t.t <= end)
-        out.append(
-            _Delivery(
-                station,
-                tank,
-                tags.get("product", ""),
-                start,
-                end,
-                rise + sold * factor,
-                rise,
-                sold * factor,
-                row.get("rid"),
-            )
-        )
+    for state in ctx.stations():
+        for d in state.deliveries:
+            if not ctx.start_ms < d.t <= ctx.end_ms:
+                continue
+            model = state.tanks.get(d.tank)
+            sold = model.sales_between(d.start, d.end) if model is not None else 0.0
+            rise = d.end_tc - d.start_tc
+            out.append(
+                _Delivery(
+                    state.station, d.tank, d.product, d.start, d.end, rise + sold, rise, sold,
+                    d.rid, d.end_tc,
+                )
+            )  # fmt: skip
     return sorted(out, key=lambda d: d.end)
 
 
@@ -110,19 +105,12 @@ def _docs(ctx: RuleContext, tolerance: timedelta) -> dict[str, list[_Doc]]:
                 w.volume_l,
             )
         )
-    for tags, row in ctx.rows("pos_deliveries"):
-        if row.get("volume") is None:
-            continue
-        docs[tags["station"]].append(
-            _Doc(
-                "pos_delivery",
-                str(row.get("waybill_id") or ""),
-                tags.get("product", ""),
-                int(tags["tank"]) if tags.get("tank") else None,
-                int(row["time"]),
-                float(row["volume"]),
-            )
-        )
+    for state in ctx.stations():
+        for p in state.pos_deliveries:
+            if p.t <= ctx.end_ms + tolerance.total_seconds() * 1000:
+                docs[state.station].append(
+                    _Doc("pos_delivery", p.waybill_id, p.product, p.tank, p.t, p.volume)
+                )
     return docs
 
 
@@ -162,8 +150,9 @@ def _subject(d: _Delivery) -> str:
 def unregistered_delivery(ctx: RuleContext) -> Outcome:
     out = Outcome()
     minimum = ctx.number("min_litres")
+    z = normal_quantile(1 - ctx.number("alpha"))
     for d, doc, _near in _match(ctx):
-        if d.delivered_l20 < minimum:
+        if d.delivered_l20 < max(minimum, z * d.sd(ctx)):
             continue
         if doc is not None:
             out.clear(d.station, _subject(d))
@@ -187,6 +176,8 @@ def unregistered_delivery(ctx: RuleContext) -> Outcome:
                     "unloading_end": iso(d.end),
                     "gauge_rise_l20": round(d.rise_l20, 2),
                     "sold_during_delivery_l20": round(d.sold_l20, 2),
+                    "standard_error_l20": round(d.sd(ctx), 2),
+                    "alpha": ctx.number("alpha"),
                     "match_hours": ctx.number("match_hours"),
                 },
                 records=[d.record()],
@@ -197,11 +188,12 @@ def unregistered_delivery(ctx: RuleContext) -> Outcome:
 
 def waybill_mismatch(ctx: RuleContext) -> Outcome:
     out = Outcome()
-    pct, const = ctx.number("tolerance_percent"), ctx.number("tolerance_litres")
+    pct = ctx.number("document_mpe_percent")
+    z = normal_quantile(1 - ctx.number("alpha") / 2)
     for d, doc, _near in _match(ctx):
         if doc is None:
             continue
-        allowed = pct / 100 * doc.volume + const
+        allowed = pct / 100 * doc.volume + z * d.sd(ctx)
         if abs(d.delivered_l20 - doc.volume) <= allowed:
             out.clear(d.station, _subject(d))
             continue
@@ -225,6 +217,9 @@ def waybill_mismatch(ctx: RuleContext) -> Outcome:
                     "difference_percent": round(100 * (d.delivered_l20 / doc.volume - 1), 3),
                     "gauge_rise_l20": round(d.rise_l20, 2),
                     "sold_during_delivery_l20": round(d.sold_l20, 2),
+                    "document_band_l20": round(pct / 100 * doc.volume, 2),
+                    "standard_error_l20": round(d.sd(ctx), 2),
+                    "alpha": ctx.number("alpha"),
                 },
                 records=[d.record()],
             )

@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from cloud.departments.models import Inspection, MetrologyRecord, TaxDeclaration
-from cloud.rules.context import Comparison, Finding, Outcome, RuleContext
+from fuelwatch.cloud.rules.context import Comparison, Finding, Outcome, RuleContext
+from fuelwatch.cloud.store.models.departments import Inspection, MetrologyRecord, TaxDeclaration
 
 __all__ = ["declaration_deviation", "inspection_risk"]
 

@@ -1,137 +1,79 @@
 """泵码 continuity: each nozzle's volume totalizer must only move by what it dispensed.
 
-Transactions carry the totalizer before and after; periodic ``totalizer`` snapshots carry
-the reading in between. In time order, each record's "before" must equal the previous
-record's "after". A snapshot taken while fuel flows shows the totalizer counting up and is
-left out; a discontinuity across a silence longer than ``max_silence_minutes`` (the feed was
-down, transactions are missing) is not judged here: ``cloud_data`` rules see the gap.
+The running state (cloud/rules/state/station.py) follows every nozzle's totalizer through its
+transactions (before/after) and snapshots in time order, however long the nozzle stood idle:
+the next record's "before" must equal the last record's "after". A collector that reports the
+totalizers with each sale is judged the same way: the next sale's start totalizer ≠ the last
+sale's end is the evidence. A discontinuity across a known data gap (the gauge silent: the
+gateway was offline, sales may have been lost) is not judged; a snapshot taken while fuel
+flows is left out.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_right
-from collections import defaultdict
-from dataclasses import dataclass
-from itertools import pairwise
-
-from cloud.rules.context import Comparison, Finding, Outcome, RawRecord, RuleContext
+from fuelwatch.cloud.rules.context import Comparison, Finding, Outcome, RawRecord, RuleContext
+from fuelwatch.cloud.rules.state.station import Discontinuity
 
 __all__ = ["totalizer_continuity"]
 
-CONFIRM_MS = 10 * 60_000
 
-
-@dataclass(frozen=True, slots=True)
-class _Point:
-    t: int
-    before: float
-    after: float
-    measurement: str
-    rid: int | None
-    order_id: str
-    start: int
-
-    def record(self) -> RawRecord:
-        fields: dict[str, object] = {"totalizer_before": self.before, "totalizer_after": self.after}
-        if self.order_id:
-            fields["order_id"] = self.order_id
-        return RawRecord(self.measurement, self.t, self.rid, fields)
-
-
-def _points(ctx: RuleContext) -> dict[tuple[str, int], list[_Point]]:
-    out: dict[tuple[str, int], list[_Point]] = defaultdict(list)
-    for tags, row in ctx.rows("transactions"):
-        if row.get("totalizer_before") is None or row.get("totalizer_after") is None:
-            continue
-        t = int(row["time"])
-        out[(tags["station"], int(tags["nozzle"]))].append(
-            _Point(
-                t,
-                float(row["totalizer_before"]),
-                float(row["totalizer_after"]),
-                "dispenser_transaction",
-                row.get("rid"),
-                str(row.get("order_id") or ""),
-                int(row.get("start") or t),
-            )
-        )
-    flows: dict[tuple[str, int], list[tuple[int, int]]] = {
-        k: sorted((p.start, p.t) for p in v) for k, v in out.items()
-    }
-    for tags, row in ctx.rows("snapshots"):
-        if row.get("volume_total") is None:
-            continue
-        key, t = (tags["station"], int(tags["nozzle"])), int(row["time"])
-        spans = flows.get(key, [])
-        i = bisect_right(spans, (t, 1 << 62)) - 1
-        if i >= 0 and spans[i][0] <= t <= spans[i][1]:
-            continue  # counting up during a sale
-        v = float(row["volume_total"])
-        out[key].append(_Point(t, v, v, "totalizer", row.get("rid"), "", t))
-    for points in out.values():
-        points.sort(key=lambda p: (p.t, p.measurement != "dispenser_transaction"))
-    return out
-
-
-def _maybe_in_progress(cur: _Point, points: list[_Point], last_txn: int) -> bool:
-    """A snapshot ahead of the last transaction may be a sale still flowing (its transaction
-    comes at the hang): a rise is confirmed only by a later transaction, or by the value
-    standing still for ``CONFIRM_MS`` (no sale lasts that long)."""
-    if cur.measurement != "totalizer" or cur.t < last_txn:
-        return False
-    return not any(
-        p.measurement == "totalizer" and p.before == cur.before and p.t - cur.t >= CONFIRM_MS
-        for p in points
-    )
+def _record(ref: tuple[str, int, int | None, str], value: float, which: str) -> RawRecord:
+    fields: dict[str, object] = {which: value}
+    if ref[3]:
+        fields["order_id"] = ref[3]
+    return RawRecord(ref[0], ref[1], ref[2], fields)
 
 
 def totalizer_continuity(ctx: RuleContext) -> Outcome:
     out = Outcome()
     tolerance = ctx.number("tolerance_litres")
-    silence_ms = int(ctx.number("max_silence_minutes") * 60_000)
-    for (station, nozzle), points in _points(ctx).items():
-        breaks = []
-        last_txn = max((p.t for p in points if p.measurement == "dispenser_transaction"), default=0)
-        for prev, cur in pairwise(points):
-            gap = cur.before - prev.after
-            if abs(gap) <= tolerance or cur.t - prev.t > silence_ms:
+    start, end = ctx.start_ms, ctx.end_ms
+    for state in ctx.stations():
+        breaks: dict[int, list[Discontinuity]] = {}
+        for b in state.breaks:
+            if start < b.t <= end and abs(b.litres) > tolerance:
+                breaks.setdefault(b.nozzle, []).append(b)
+        for nozzle in sorted(state.totalizers):
+            subject = f"nozzle:{nozzle}"
+            found = breaks.get(nozzle)
+            if not found:
+                out.clear(state.station, subject)
                 continue
-            if gap > 0 and _maybe_in_progress(cur, points, last_txn):
-                continue
-            kind = "reset" if cur.before < 0.01 * prev.after else "jump" if gap > 0 else "rollback"
-            breaks.append((kind, gap, prev, cur))
-        breaks += [
-            ("rollback_in_sale", p.after - p.before, p, p)
-            for p in points
-            if p.measurement == "dispenser_transaction" and p.after < p.before - tolerance
-        ]
-        subject = f"nozzle:{nozzle}"
-        if not breaks:
-            out.clear(station, subject)
-            continue
-        kind, gap, prev, cur = max(breaks, key=lambda b: abs(b[1]))
-        out.fire(
-            Finding(
-                station=station,
-                subject=subject,
-                comparison=Comparison(
-                    cur.before, prev.after, tolerance, "L", "|measured − expected| > threshold"
-                ),
-                window=(ctx.start, ctx.end),
-                values={
-                    "kind": kind,
-                    "change_litres": round(gap, 3),
-                    "discontinuities": [
-                        {
-                            "kind": k,
-                            "litres": round(g, 3),
-                            "from": a.record().as_dict(),
-                            "to": b.record().as_dict(),
-                        }
-                        for k, g, a, b in breaks
+            worst = max(found, key=lambda b: abs(b.litres))
+            out.fire(
+                Finding(
+                    station=state.station,
+                    subject=subject,
+                    comparison=Comparison(
+                        worst.found,
+                        worst.expected,
+                        tolerance,
+                        "L",
+                        "|measured − expected| > threshold",
+                    ),
+                    window=(ctx.start, ctx.end),
+                    values={
+                        "kind": worst.kind,
+                        "change_litres": round(worst.litres, 3),
+                        "discontinuities": [
+                            {
+                                "kind": b.kind,
+                                "litres": round(b.litres, 3),
+                                "from": _record(b.before, b.expected, "totalizer_after").as_dict(),
+                                "to": _record(b.after, b.found, "totalizer_before").as_dict(),
+                            }
+                            for b in found
+                        ],
+                        "not_judged_across_gaps": state.unjudged_breaks,
+                    },
+                    records=[
+                        r
+                        for b in found
+                        for r in (
+                            _record(b.before, b.expected, "totalizer_after"),
+                            _record(b.after, b.found, "totalizer_before"),
+                        )
                     ],
-                },
-                records=[r for _, _, a, b in breaks for r in (a.record(), b.record())],
+                )
             )
-        )
     return out

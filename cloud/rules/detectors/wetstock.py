@@ -1,264 +1,294 @@
-"""进销存 reconciliation, leak estimate and tank capacity/strapping checks (wetstock).
+"""进销存 reconciliation, leaks, hidden sales and tank capacity (wetstock), on the running
+state of each tank (cloud/rules/state/tank.py), in litres at 20 °C.
 
-All volumes are compared at 20 °C: the gauge's ``tc_volume`` and metered sales converted with
-the gauge's own correction factor over the window (``tc_factor``).
+Every judgement states its estimate, the estimate's standard error (from the tank's own noise,
+correlated over hours: the HAC sandwich of ``state/regression.py``, or the model of a
+reading's error) and the false-alarm probability ``alpha`` the decision is made at.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+import math
 
-from cloud.rules.context import Comparison, Finding, Outcome, RuleContext, iso
-from cloud.rules.detectors.base import (
-    FactorAt,
-    Reading,
-    Txn,
-    in_spans,
-    merge_spans,
-    readings_by_tank,
-    tc_factor,
-    txns_by_nozzle,
-)
-from cloud.rules.stats import pooled_slope
+from fuelwatch.cloud.rules.context import Comparison, Finding, Outcome, RuleContext, iso
+from fuelwatch.cloud.rules.state.regression import BlockFit, normal_quantile, t_quantile
+from fuelwatch.cloud.rules.state.tank import HOUR_MS, TankModel
 
-__all__ = ["book_variance", "capacity_check", "leak_rate", "strapping_ratio"]
-
-HOUR_MS = 3_600_000
+__all__ = [
+    "book_variance",
+    "capacity_check",
+    "fit_of",
+    "leak_rate",
+    "strapping_ratio",
+    "unexplained_drops",
+]
 
 
-def _tank_sales(ctx: RuleContext, query: str) -> dict[tuple[str, int], list[Txn]]:
-    """Sales per tank (nozzles mapped to tanks by the registry)."""
-    out: dict[tuple[str, int], list[Txn]] = defaultdict(list)
-    for (station, nozzle), txns in txns_by_nozzle(ctx, query).items():
-        fact = ctx.facts.stations.get(station)
-        tank = fact.nozzles[nozzle].tank if fact and nozzle in fact.nozzles else None
-        if tank is not None:
-            out[(station, tank)] += txns
-    return out
+def fit_of(
+    ctx: RuleContext, station: str, model: TankModel, start: int, end: int
+) -> BlockFit | None:
+    key = ("fit", station, model.tank, start, end)
+    if key not in ctx.cache:
+        ctx.cache[key] = model.fit(start, end, bandwidth_h=ctx.option("bandwidth_hours", 6.0))
+    fit: BlockFit | None = ctx.cache[key]
+    return fit
 
 
-def _delivered(ctx: RuleContext, query: str) -> dict[tuple[str, int], list[tuple[int, float]]]:
-    out: dict[tuple[str, int], list[tuple[int, float]]] = defaultdict(list)
-    for tags, row in ctx.rows(query):
-        station = tags["station"]
-        fact = ctx.facts.stations.get(station)
-        tank = int(tags["tank"]) if tags.get("tank") else None
-        if tank is None and fact is not None:  # a POS row without its tank: the product's tank
-            tanks = [t.tank for t in fact.tanks.values() if t.product == tags.get("product")]
-            tank = tanks[0] if len(tanks) == 1 else None
-        if tank is not None and row.get("volume") is not None:
-            out[(station, tank)].append((int(row["time"]), float(row["volume"])))
-    return out
+def _z(ctx: RuleContext, two_sided: bool = False) -> float:
+    alpha = ctx.number("alpha")
+    return normal_quantile(1 - (alpha / 2 if two_sided else alpha))
 
 
 def book_variance(ctx: RuleContext) -> Outcome:
-    """Book = opening + ticketed deliveries − metered sales; variance = gauged − book."""
+    """Gauged − book (opening + declared deliveries − metered sales) over the window's
+    gap-free segments; fires when it exceeds what legal meters and documents allow (their
+    maximum permissible errors) by more than ``z(alpha)`` standard errors of the gauge at the
+    segments' ends (the tank's own quiet-period noise and a thermal term)."""
     out = Outcome()
-    sales = _tank_sales(ctx, "sales")
-    delivered = _delivered(ctx, "deliveries")
-    pct, const = ctx.number("variance_percent"), ctx.number("variance_litres")
-    for (station, tank), rows in readings_by_tank(ctx, "readings").items():
-        # the book runs from the first to the last quiet reading (no delivery in progress, no
-        # nozzle of the tank dispensing: a sale half-way through would be half in the gauge
-        # and not yet in the sales) and counts the deliveries declared in between
-        tank_sales = sales.get((station, tank), [])
-        flows = merge_spans(sorted((t.start, t.end) for t in tank_sales))
-        quiet = [r for r in rows if not r.status and not in_spans(flows, r.t)]
-        if len(quiet) < 2:
-            continue
-        first, last = quiet[0], quiet[-1]
-        factor = FactorAt(rows)
-        tank_sales = [t for t in tank_sales if first.t < t.t <= last.t]
-        metered = sum(t.volume for t in tank_sales)
-        sold_tc = sum(t.volume * factor(t.t) for t in tank_sales)
-        opening, closing = first.tc, last.tc
-        deliveries = sum(v for t, v in delivered.get((station, tank), []) if first.t < t <= last.t)
-        book = opening + deliveries - sold_tc
-        variance = closing - book
-        allowed = pct / 100 * sold_tc + const
-        subject = f"tank:{tank}"
-        if abs(variance) <= allowed:
-            out.clear(station, subject)
-            continue
-        out.fire(
-            Finding(
-                station=station,
-                subject=subject,
-                comparison=Comparison(
-                    closing, book, allowed, "L@20°C", "|measured − expected| > threshold"
-                ),
-                window=(ctx.start, ctx.end),
-                values={
-                    "opening_l20": round(opening, 2),
-                    "deliveries_l20": round(deliveries, 2),
-                    "metered_sales_l": round(metered, 2),
-                    "metered_sales_l20": round(sold_tc, 2),
-                    "tc_factor": round(tc_factor(rows), 6),
-                    "book_l20": round(book, 2),
-                    "gauged_l20": round(closing, 2),
-                    "variance_l20": round(variance, 2),
-                    "variance_percent_of_sales": round(100 * variance / sold_tc, 3)
-                    if sold_tc
-                    else None,
-                    "opening_at": iso(first.t),
-                    "closing_at": iso(last.t),
-                    "opening_rid": first.rid,
-                    "closing_rid": last.rid,
-                },
-            )
-        )
-    return out
-
-
-def _busy(
-    ctx: RuleContext, query: str, settle_ms: int
-) -> dict[tuple[str, int], list[tuple[int, int]]]:
-    """Per tank, the intervals in which one of its nozzles was dispensing (plus settling)."""
-    out: dict[tuple[str, int], list[tuple[int, int]]] = defaultdict(list)
-    for (station, nozzle), txns in txns_by_nozzle(ctx, query).items():
-        fact = ctx.facts.stations.get(station)
-        tank = fact.nozzles[nozzle].tank if fact and nozzle in fact.nozzles else None
-        if tank is not None:
-            out[(station, tank)] += [(t.start - 60_000, t.end + settle_ms) for t in txns]
-    for spans in out.values():
-        spans.sort()
-    return out
-
-
-def _idle_segments(
-    rows: list[Reading], busy: list[tuple[int, int]], *, settle_ms: int, min_points: int
-) -> list[list[tuple[float, float]]]:
-    segments: list[list[tuple[float, float]]] = []
-    current: list[tuple[float, float]] = []
-    last_delivery = -(1 << 62)
-    i = 0
-    previous_t: int | None = None
-    for r in rows:
-        while i < len(busy) and busy[i][1] < r.t:
-            i += 1
-        in_flow = i < len(busy) and busy[i][0] <= r.t <= busy[i][1]
-        if r.status:
-            last_delivery = r.t
-        quiet = not in_flow and not r.status and r.t - last_delivery > settle_ms
-        gap = previous_t is not None and r.t - previous_t > 5 * 60_000
-        previous_t = r.t
-        if not quiet or gap:
-            if len(current) >= min_points:
-                segments.append(current)
-            current = []
-            if not quiet:
+    end = ctx.end_ms
+    start = end - int((ctx.end - ctx.start).total_seconds() * 1000)
+    mpe = ctx.number("meter_mpe_percent") / 100
+    doc = ctx.number("document_mpe_percent") / 100
+    thermal = ctx.option("thermal_fraction", 0.0004)
+    z = _z(ctx, two_sided=True)
+    for state in ctx.stations():
+        for tank, model in sorted(state.tanks.items()):
+            v = model.variance(start, end)
+            if v is None:
                 continue
-        current.append((r.t / HOUR_MS, r.tc))
-    if len(current) >= min_points:
-        segments.append(current)
-    return segments
+            fit = fit_of(ctx, state.station, model, end - 3 * 24 * HOUR_MS, end)
+            resid = fit.residual_sd if fit is not None else 0.0
+            end_sd = math.sqrt(model.gauge_sd**2 + (thermal * model.volume) ** 2 + resid**2)
+            sd = math.sqrt(2 * v["segments"]) * end_sd
+            band = mpe * v["sold_l20"] + doc * v["declared_l20"]
+            allowed = band + z * sd
+            variance = v["variance_l20"]
+            subject = f"tank:{tank}"
+            out.score(state.station, subject, (abs(variance) - band) / sd - z if sd else 0.0)
+            if abs(variance) <= allowed:
+                out.clear(state.station, subject)
+                continue
+            opening, closing = v["opening"], v["closing"]
+            book = opening[2] + v["declared_l20"] - v["sold_l20"]
+            out.fire(
+                Finding(
+                    station=state.station,
+                    subject=subject,
+                    comparison=Comparison(
+                        variance, 0.0, allowed, "L@20°C", "|measured| > band + z·SE"
+                    ),
+                    window=(ctx.start, ctx.end),
+                    values={
+                        "opening_l20": round(opening[2], 2),
+                        "deliveries_l20": round(v["declared_l20"], 2),
+                        "metered_sales_l20": round(v["sold_l20"], 2),
+                        "book_l20": round(book, 2),
+                        "gauged_l20": round(closing[2], 2),
+                        "variance_l20": round(variance, 2),
+                        "variance_percent_of_sales": round(100 * variance / v["sold_l20"], 3)
+                        if v["sold_l20"]
+                        else None,
+                        "legal_band_l20": round(band, 2),
+                        "standard_error_l20": round(sd, 2),
+                        "alpha": ctx.number("alpha"),
+                        "z": round(z, 3),
+                        "gap_free_segments": v["segments"],
+                        "gaps_in_window": sum(1 for a, b in state.gaps if a < end and b > start),
+                        "opening_at": iso(opening[1]),
+                        "closing_at": iso(closing[1]),
+                        "opening_rid": opening[6],
+                        "closing_rid": closing[6],
+                    },
+                )
+            )
+    return out
 
 
 def leak_rate(ctx: RuleContext) -> Outcome:
-    """SIR-style: the loss rate (L/h at 20 °C) is the common slope of the gauged volume over
-    the idle periods (no dispensing, no delivery), each period with its own level."""
+    """SIR-style: the tank's steady loss (L/h at 20 °C) fitted over the window with every
+    nozzle's meter factor, each stretch between deliveries with its own level; significant at
+    ``alpha`` against the HAC standard error, and at least ``leak_litres_per_hour`` × the
+    ``min_rate_fraction``. A tank whose minimum detectable leak (z(alpha) + z(0.95)) × SE is
+    above ``leak_litres_per_hour`` is inconclusive (not judged), as in the EPA SIR protocol."""
     out = Outcome()
-    settle_ms = int(ctx.options.get("settle_minutes_after_sale", 5)) * 60_000
-    delivery_settle_ms = int(ctx.options.get("settle_hours_after_delivery", 3)) * HOUR_MS
-    min_points = int(ctx.options.get("min_segment_points", 10))
-    busy = _busy(ctx, "transactions", settle_ms)
-    threshold = ctx.number("leak_litres_per_hour")
-    min_t, min_hours = ctx.number("min_t"), ctx.number("min_idle_hours")
-    for (station, tank), rows in readings_by_tank(ctx, "readings").items():
-        segments = _idle_segments(
-            rows, busy.get((station, tank), []), settle_ms=delivery_settle_ms, min_points=min_points
-        )
-        idle_hours = sum(s[-1][0] - s[0][0] for s in segments)
-        fit = pooled_slope(segments) if segments else None
-        subject = f"tank:{tank}"
-        if fit is None or idle_hours < min_hours:
-            continue  # inconclusive: too little quiet time
-        slope, se, n = fit
-        loss = -slope
-        t_stat = loss / se if se > 0 else 0.0
-        if loss <= threshold or t_stat < min_t:
-            out.clear(station, subject)
-            continue
-        out.fire(
-            Finding(
-                station=station,
-                subject=subject,
-                comparison=Comparison(loss, 0.0, threshold, "L/h", "measured > threshold"),
-                window=(ctx.start, ctx.end),
-                values={
-                    "loss_l_per_h": round(loss, 3),
-                    "standard_error_l_per_h": round(se, 3),
-                    "t_statistic": round(t_stat, 2),
-                    "idle_hours": round(idle_hours, 2),
-                    "idle_segments": len(segments),
-                    "readings_used": n,
-                    "min_detectable_l_per_h": round(min_t * se, 3),
-                },
+    end = ctx.end_ms
+    start = end - int((ctx.end - ctx.start).total_seconds() * 1000)
+    target = ctx.number("leak_litres_per_hour")
+    floor = target * ctx.option("min_rate_fraction", 0.5)
+    for state in ctx.stations():
+        for tank, model in sorted(state.tanks.items()):
+            if not model.covers(start, end):
+                continue  # not the window's days of data yet: inconclusive
+            fit = fit_of(ctx, state.station, model, start, end)
+            if fit is None or fit.n < ctx.option("min_readings", 200):
+                continue
+            i = len(model.nozzles)
+            loss, se = float(fit.coef[i]), fit.se(i)
+            z = t_quantile(1 - ctx.number("alpha"), fit.dof)
+            mdl = (z + normal_quantile(0.95)) * se
+            subject = f"tank:{tank}"
+            out.score(state.station, subject, loss / se - z if se else 0.0)
+            significant = loss > z * se and loss >= floor
+            if not significant and mdl > target:
+                continue  # inconclusive: could not have seen the target leak
+            if not significant:
+                out.clear(state.station, subject)
+                continue
+            out.fire(
+                Finding(
+                    station=state.station,
+                    subject=subject,
+                    comparison=Comparison(loss, 0.0, max(z * se, floor), "L/h", "measured > z·SE"),
+                    window=(ctx.start, ctx.end),
+                    values={
+                        "loss_l_per_h": round(loss, 3),
+                        "standard_error_l_per_h": round(se, 3),
+                        "naive_standard_error_l_per_h": round(float(fit.naive_se[i]), 3),
+                        "t_statistic": round(loss / se, 2) if se else None,
+                        "alpha": ctx.number("alpha"),
+                        "z": round(z, 3),
+                        "min_detectable_l_per_h": round(mdl, 3),
+                        "readings_used": fit.n,
+                        "stretches": fit.stretches,
+                        "hour_blocks": fit.blocks,
+                        "meter_factors": {
+                            str(n): round(float(fit.coef[j]), 5)
+                            for j, n in enumerate(model.nozzles)
+                        },
+                    },
+                )
             )
-        )
     return out
 
 
-def strapping_ratio(ctx: RuleContext) -> Outcome:
-    """Gauge drop vs metered sales over delivery-free stretches: a strapping table scaled to a
-    false capacity makes every drop off by the same factor."""
+def unexplained_drops(ctx: RuleContext) -> Outcome:
+    """Dispensing with no transaction: falls of the 20 °C volume between consecutive quiet
+    readings that the sales between them do not explain, each beyond ``drop_z`` standard
+    deviations of such a change (gauge noise of the two readings, meter uncertainty of the
+    litres sold between, thermal drift over the time between) and ``drop_min_litres``; fires
+    on ``min_drops`` of them in the window, or one beyond ``single_drop_z``."""
     out = Outcome()
-    txns = txns_by_nozzle(ctx, "transactions")
-    limit, min_sales = ctx.number("deviation_percent"), ctx.number("min_sales_litres")
-    for (station, tank), rows in readings_by_tank(ctx, "readings").items():
-        fact = ctx.facts.stations.get(station)
-        if fact is None:
-            continue
-        factor = FactorAt(rows)
-        sold = sorted(
-            (t.t, t.volume * factor(t.t))
-            for n in fact.nozzles_of(tank)
-            for t in txns.get((station, n), [])
-        )
-        drop = metered = 0.0
-        stretch: list[Reading] = []
-        for r in [*rows, None]:
-            if r is not None and not r.status:
-                stretch.append(r)
+    end = ctx.end_ms
+    start = end - int((ctx.end - ctx.start).total_seconds() * 1000)
+    minimum = ctx.number("min_litres")
+    for state in ctx.stations():
+        for tank, model in sorted(state.tanks.items()):
+            subject = f"tank:{tank}"
+            if model.quiet == 0:
                 continue
-            if len(stretch) >= 2:
-                a, b = stretch[0].t, stretch[-1].t
-                drop += stretch[0].tc - stretch[-1].tc
-                metered += sum(v for e, v in sold if a < e <= b)
-            stretch = []
-        subject = f"tank:{tank}"
-        if metered < min_sales:
-            continue
-        deviation = 100 * (drop / metered - 1)
-        if abs(deviation) <= limit:
-            out.clear(station, subject)
-            continue
-        declared = fact.tanks[tank].capacity_l if tank in fact.tanks else None
-        out.fire(
-            Finding(
-                station=station,
-                subject=subject,
-                comparison=Comparison(
-                    drop, metered, limit, "L@20°C", "|measured/expected − 1| × 100 > threshold %"
-                ),
-                window=(ctx.start, ctx.end),
-                values={
-                    "gauge_drop_l20": round(drop, 2),
-                    "metered_sales_l20": round(metered, 2),
-                    "deviation_percent": round(deviation, 3),
-                    "declared_capacity_l": declared,
-                    "implied_real_capacity_l": round(declared * metered / drop, 1)
-                    if declared and drop > 0
-                    else None,
-                },
+            drops = [d for d in model.drops if start < d.t1 <= end]
+            total = sum(d.litres for d in drops)
+            # one drop must stand out on its own (z ≥ single_drop_z), or several together:
+            # a lone 4.5σ change can be the tail of a gauge's noise, two cannot (in a day)
+            strongest = max((d.litres / d.sigma for d in drops), default=0.0)
+            # the score: the strongest drop against the single-drop threshold
+            out.score(state.station, subject, strongest - ctx.option("single_drop_z", 6.0))
+            convincing = strongest >= ctx.option("single_drop_z", 6.0) or len(drops) >= int(
+                ctx.option("min_drops", 2)
             )
-        )
+            if total < minimum or not drops or not convincing:
+                out.clear(state.station, subject)
+                continue
+            p = model.params
+            out.fire(
+                Finding(
+                    station=state.station,
+                    subject=subject,
+                    comparison=Comparison(total, 0.0, minimum, "L@20°C", "measured ≥ threshold"),
+                    window=(ctx.start, ctx.end),
+                    values={
+                        "drops": len(drops),
+                        "hidden_litres_l20": round(total, 2),
+                        "gauge_noise_sd_l": round(model.gauge_sd, 2),
+                        "drop_z": p.drop_z,
+                        "alpha_per_pair": round(1 - _phi(p.drop_z), 9),
+                        "events": [
+                            {
+                                "from": iso(d.t0),
+                                "to": iso(d.t1),
+                                "litres": round(d.litres, 2),
+                                "sd": round(d.sigma, 2),
+                                "z": round(d.litres / d.sigma, 1),
+                                "metered_between_l20": round(d.sold, 2),
+                                "from_rid": d.rid0,
+                                "to_rid": d.rid1,
+                            }
+                            for d in drops[:100]
+                        ],
+                    },
+                )
+            )
+    return out
+
+
+def _phi(z: float) -> float:
+    return 0.5 * (1 + math.erf(z / math.sqrt(2)))
+
+
+def strapping_ratio(ctx: RuleContext) -> Outcome:
+    """Tank litres per metered litre, all nozzles together, over the window: a gauge table
+    scaled to a false capacity is off by the same factor for every litre. Fires when the
+    factor is off by more than ``deviation_percent`` and, beyond the meters' legal band,
+    significant at ``alpha`` against its HAC standard error."""
+    out = Outcome()
+    end = ctx.end_ms
+    start = end - int((ctx.end - ctx.start).total_seconds() * 1000)
+    limit, min_sales = ctx.number("deviation_percent") / 100, ctx.number("min_sales_litres")
+    mpe = ctx.option("meter_mpe_percent", 0.3) / 100
+    z = normal_quantile(1 - ctx.number("alpha") / 2)
+    for state in ctx.stations():
+        fact = ctx.facts.stations.get(state.station)
+        for tank, model in sorted(state.tanks.items()):
+            sold = [
+                sum(v for t, n, v in model.sales20 if n == nozzle and start < t <= end)
+                for nozzle in model.nozzles
+            ]
+            total = sum(sold)
+            if total < min_sales or not model.covers(start, end):
+                continue
+            fit = fit_of(ctx, state.station, model, start, end)
+            if fit is None:
+                continue
+            w = [s / total for s in sold]
+            p = len(model.nozzles)
+            ratio = sum(w[i] * float(fit.coef[i]) for i in range(p))
+            se = math.sqrt(
+                max(sum(w[i] * w[j] * float(fit.cov[i, j]) for i in range(p) for j in range(p)), 0)
+            )
+            deviation = ratio - 1
+            subject = f"tank:{tank}"
+            if abs(deviation) <= limit or abs(deviation) - mpe <= z * se:
+                out.clear(state.station, subject)
+                continue
+            declared = fact.tanks[tank].capacity_l if fact and tank in fact.tanks else None
+            out.fire(
+                Finding(
+                    station=state.station,
+                    subject=subject,
+                    comparison=Comparison(
+                        ratio, 1.0, limit * 100, "L/L", "|measured − 1| × 100 > threshold %"
+                    ),
+                    window=(ctx.start, ctx.end),
+                    values={
+                        "gauge_litres_per_metered_litre": round(ratio, 5),
+                        "standard_error": round(se, 5),
+                        "deviation_percent": round(100 * deviation, 3),
+                        "alpha": ctx.number("alpha"),
+                        "metered_sales_l20": round(total, 2),
+                        "declared_capacity_l": declared,
+                        "implied_real_capacity_l": round(declared / ratio, 1)
+                        if declared and ratio > 0
+                        else None,
+                    },
+                )
+            )
     return out
 
 
 def capacity_check(ctx: RuleContext) -> Outcome:
     """The gauge's table capacity (volume + ullage + water), its highest reading and the
-    registry's strapping table against the declared capacity."""
+    registry's strapping table against the declared capacity. Reads its own aggregated query
+    (every 6 h): the running state does not carry the levels' other fields."""
     out = Outcome()
     tolerance = ctx.number("tolerance_percent")
     for tags, row in ctx.rows("levels"):

@@ -1,17 +1,17 @@
-"""``python -m gateway.adapters.modbus FILE...``: check profiles and show how they are read."""
+"""``python -m fuelwatch.gateway.adapters.modbus FILE...``: check profiles and their reading."""
 
 from __future__ import annotations
 
 import sys
 
-from fuelwatch.config import ConfigError
-from gateway.adapters.modbus.codec import RegisterMap
-from gateway.adapters.modbus.profile import REPEAT_FOR_KIND, load_profile
+from fuelwatch.core.config import ConfigError
+from fuelwatch.core.devices.profile import REPEAT_FOR_KIND, load_profile
+from fuelwatch.gateway.adapters.modbus.codec import RegisterMap
 
 
 def main(paths: list[str]) -> int:
     if not paths:
-        sys.stderr.write("usage: python -m gateway.adapters.modbus PROFILE.yaml...\n")
+        sys.stderr.write("usage: python -m fuelwatch.gateway.adapters.modbus PROFILE.yaml...\n")
         return 2
     failed = 0
     for path in paths:

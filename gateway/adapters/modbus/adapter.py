@@ -20,18 +20,18 @@ from pathlib import Path
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 
-from fuelwatch.records import BaseRecord
-from gateway.adapters.base import AdapterContext, PollingAdapter
-from gateway.adapters.modbus.codec import CodecError, ReadRange, RegisterMap
-from gateway.adapters.modbus.config import ModbusConfig, TcpTransport
-from gateway.adapters.modbus.errors import (
+from fuelwatch.core.devices.modbus import ModbusConfig, TcpTransport
+from fuelwatch.core.records import BaseRecord
+from fuelwatch.gateway.adapters.base import AdapterContext, PollingAdapter
+from fuelwatch.gateway.adapters.modbus.codec import CodecError, ReadRange, RegisterMap
+from fuelwatch.gateway.adapters.modbus.errors import (
     EXCEPTION_NAMES,
     ModbusBadReply,
     ModbusExceptionReply,
     ModbusTimeout,
     ModbusUnreachable,
 )
-from gateway.adapters.modbus.interpret import (
+from fuelwatch.gateway.adapters.modbus.interpret import (
     DispenserTracker,
     Interpreter,
     ProductTable,

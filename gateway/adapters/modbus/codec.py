@@ -15,7 +15,7 @@ import struct
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from gateway.adapters.modbus.profile import TYPE_WIDTH, Address, Profile, Register, Table
+from fuelwatch.core.devices.profile import TYPE_WIDTH, Address, Profile, Register, Table
 
 __all__ = [
     "CodecError",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.adapters.base import DeviceError
+from fuelwatch.gateway.adapters.base import DeviceError
 
 __all__ = [
     "EXCEPTION_NAMES",

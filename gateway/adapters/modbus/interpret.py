@@ -22,7 +22,9 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from fuelwatch.records import (
+from fuelwatch.core.devices.profile import Profile
+from fuelwatch.core.devices.status import normalise_status
+from fuelwatch.core.records import (
     AlarmRecord,
     BaseRecord,
     InventoryRecord,
@@ -30,8 +32,8 @@ from fuelwatch.records import (
     TotalizerRecord,
     TransactionRecord,
 )
-from gateway.adapters.modbus.codec import Value
-from gateway.adapters.modbus.profile import Profile
+from fuelwatch.core.volume import REFERENCE_C, reference_celsius
+from fuelwatch.gateway.adapters.modbus.codec import Value
 
 __all__ = ["DispenserTracker", "Interpreter", "ProductTable", "State", "TankGaugeReader"]
 
@@ -132,6 +134,9 @@ class TankGaugeReader:
         }
         self.active: dict[tuple[int, str], bool] = {}
         self.validity = _Validity("tank", log)
+        self.status_bits = profile.status_bits
+        reference = reference_celsius(profile.tc_reference)
+        self.tc_reference = None if reference == REFERENCE_C else reference
 
     def export_state(self) -> State:
         """What was reported, as JSON-able data: active alarms, readings flagged invalid."""
@@ -152,12 +157,16 @@ class TankGaugeReader:
             try:
                 _finite(values)
                 product = self.products.product(tank, values)
+                fields = {k: values[k] for k in INVENTORY_FIELDS if k in values}
+                if "status" in fields:
+                    fields["status"] = normalise_status(int(fields["status"]), self.status_bits)
                 record = InventoryRecord(
                     ts=now,
                     gts=now,
                     tank=tank,
                     product=product,
-                    **{k: values[k] for k in INVENTORY_FIELDS if k in values},
+                    tc_reference=self.tc_reference,
+                    **fields,
                 )
             except (InvalidReading, ValidationError) as exc:
                 out += self.validity.failed(tank, _describe(exc), now)

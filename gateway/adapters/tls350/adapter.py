@@ -18,94 +18,33 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-from fuelwatch.records import AlarmRecord, BaseRecord, DeliveryRecord, InventoryRecord
-from gateway.adapters.base import AdapterContext, DeviceConfigBase, PollingAdapter
-from gateway.adapters.tls350 import codec
-from gateway.adapters.tls350.codec import (
+from fuelwatch.core.devices.status import TLS350_STATUS, normalise_status
+from fuelwatch.core.devices.tls350 import TcpTransport, Tls350Config
+from fuelwatch.core.records import AlarmRecord, BaseRecord, DeliveryRecord, InventoryRecord
+from fuelwatch.core.volume import REFERENCE_C, reference_celsius
+from fuelwatch.gateway.adapters.base import AdapterContext, PollingAdapter
+from fuelwatch.gateway.adapters.tls350 import codec
+from fuelwatch.gateway.adapters.tls350.codec import (
     DELIVERY_FIELDS,
     ETX,
     FIELD_QUANTITY,
     INVENTORY_FIELDS,
     Function,
-    UnitSystem,
 )
-from gateway.adapters.tls350.errors import ConnectionClosedError, MissingEtxError, ReplyTimeoutError
+from fuelwatch.gateway.adapters.tls350.errors import (
+    ConnectionClosedError,
+    MissingEtxError,
+    ReplyTimeoutError,
+)
 
 __all__ = [
-    "SerialTransport",
-    "TcpTransport",
     "Tls350Adapter",
-    "Tls350Config",
 ]
 
 MAX_REPLY_BYTES = 1 << 20  # 99 tanks x 99 deliveries is ~1 MB; anything longer is noise
 _READ_CHUNK = 65536
-_PRODUCT = r"^[A-Za-z0-9#_+-]{1,16}$"
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class TcpTransport(_Strict):
-    kind: Literal["tcp"]
-    host: str = Field(min_length=1)
-    port: int = Field(default=10001, ge=1, le=65535)
-
-
-class SerialTransport(_Strict):
-    kind: Literal["serial"]
-    device: str = Field(min_length=1, description="e.g. /dev/ttyUSB0")
-    baudrate: int = Field(default=9600, gt=0)
-    bytesize: Literal[7, 8] = 8
-    parity: Literal["N", "E", "O"] = "N"
-    stopbits: Literal[1, 2] = 1
-
-
-class Tls350Config(DeviceConfigBase):
-    type: Literal["tls350"]
-    transport: Annotated[TcpTransport | SerialTransport, Field(discriminator="kind")]
-    security_code: str | None = Field(
-        default=None, pattern=r"^[\x20-\x7e]{6}$", description="6 characters, if the port has one"
-    )
-    tanks: list[Annotated[int, Field(ge=1, le=99)]] | None = Field(
-        default=None, description="tanks to report; default all that the console reports"
-    )
-    units: UnitSystem = Field(
-        default=UnitSystem.METRIC,
-        description="what the console is set up to report: metric (L, mm, °C) or us (gal, in, °F)",
-    )
-    timezone: str = Field(default="Asia/Shanghai", description="zone of the console's clock")
-    products: dict[str, Annotated[str, Field(pattern=_PRODUCT)]] = Field(
-        default_factory=dict, description="console product code -> product, e.g. {'1': '92'}"
-    )
-    delivery_interval: float = Field(default=60.0, ge=0, description="seconds between i202 reads")
-    alarm_interval: float = Field(default=30.0, ge=0, description="seconds between i205 reads")
-    state_file: Path | None = Field(
-        default=None, description="where reported deliveries and raised alarms are remembered"
-    )
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
-
-    @field_validator("products")
-    @classmethod
-    def _one_char_codes(cls, value: dict[str, str]) -> dict[str, str]:
-        for code in value:
-            if len(code) != 1:
-                raise ValueError(f"console product code {code!r} is not one character")
-        return value
 
 
 # ---------------------------------------------------------------------------------------------
@@ -148,6 +87,8 @@ class Tls350Adapter(PollingAdapter):
     def __init__(self, config: Tls350Config, ctx: AdapterContext) -> None:
         super().__init__(config, ctx)
         self.tz = ZoneInfo(config.timezone)
+        reference = reference_celsius(config.tc_reference)
+        self._tc_reference = None if reference == REFERENCE_C else reference
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._rx = bytearray()
@@ -292,7 +233,8 @@ class Tls350Adapter(PollingAdapter):
                 gts=gts,
                 tank=t.tank,
                 product=self._product(t.product_code),
-                status=t.status,
+                status=normalise_status(t.status, TLS350_STATUS),
+                tc_reference=self._tc_reference,
                 **{name: self._metric(name, getattr(t, name)) for name in INVENTORY_FIELDS},
             )
             for t in report.tanks

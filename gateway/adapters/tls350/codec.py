@@ -34,7 +34,8 @@ from enum import StrEnum
 from typing import Final, Literal
 from zoneinfo import ZoneInfo
 
-from gateway.adapters.tls350.errors import (
+from fuelwatch.core.devices.tls350 import UnitSystem
+from fuelwatch.gateway.adapters.tls350.errors import (
     BadFieldError,
     BadHexError,
     ChecksumError,
@@ -64,7 +65,6 @@ __all__ = [
     "TankAlarms",
     "TankDeliveries",
     "TankInventory",
-    "UnitSystem",
     "build_command",
     "checksum",
     "device_time",
@@ -121,13 +121,6 @@ DELIVERY_FIELDS: Final = (
 
 # ---------------------------------------------------------------------------------------------
 # units
-
-
-class UnitSystem(StrEnum):
-    """What the console is set up to report in. Our records are always litres, mm, °C."""
-
-    METRIC = "metric"  # litres, millimetres, degrees Celsius
-    US = "us"  # US gallons, inches, degrees Fahrenheit
 
 
 Quantity = Literal["volume", "length", "temperature"]

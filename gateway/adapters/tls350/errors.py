@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from gateway.adapters.base import DeviceError
+from fuelwatch.gateway.adapters.base import DeviceError
 
 __all__ = [
     "BadFieldError",

@@ -13,13 +13,16 @@ from typing import Any
 
 import pytest
 
-from fuelwatch.records import (
+from fuelwatch.core.devices.modbus import ModbusConfig
+from fuelwatch.core.records import (
     AlarmRecord,
     BaseRecord,
     NozzleEventRecord,
     TotalizerRecord,
     TransactionRecord,
 )
+from fuelwatch.gateway.adapters.base import AdapterContext
+from fuelwatch.gateway.adapters.modbus import ModbusAdapter
 from fuelwatch.sim.state import (
     AlarmSnapshot,
     NozzleSnapshot,
@@ -27,8 +30,6 @@ from fuelwatch.sim.state import (
     TankSnapshot,
     TransactionSnapshot,
 )
-from gateway.adapters.base import AdapterContext
-from gateway.adapters.modbus import ModbusAdapter, ModbusConfig
 
 PROFILES = Path(__file__).resolve().parents[3] / "firmware_configs"
 T0 = 1_763_900_000_000  # whole seconds: the dispenser profile stores epoch seconds

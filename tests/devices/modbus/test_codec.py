@@ -7,7 +7,14 @@ import math
 
 import pytest
 
-from gateway.adapters.modbus.codec import (
+from fuelwatch.core.devices.profile import (
+    Address,
+    Profile,
+    Register,
+    load_profile,
+    parse_address,
+)
+from fuelwatch.gateway.adapters.modbus.codec import (
     CodecError,
     ReadRange,
     RegisterMap,
@@ -17,7 +24,6 @@ from gateway.adapters.modbus.codec import (
     plan_reads,
     to_device,
 )
-from gateway.adapters.modbus.profile import Address, Profile, Register, load_profile, parse_address
 from tests.devices.modbus.conftest import PROFILES
 
 # (type, raw value, {word order: registers as they travel})

@@ -5,15 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from fuelwatch.records import InventoryRecord
+from fuelwatch.core.records import InventoryRecord
+from fuelwatch.gateway.adapters.modbus import ModbusAdapter
+from fuelwatch.gateway.adapters.modbus.errors import ModbusExceptionReply, ModbusUnreachable
 from fuelwatch.sim.servers.modbus import ModbusSimServer
-from gateway.adapters.modbus import ModbusAdapter
-from gateway.adapters.modbus.errors import ModbusUnreachable
 from tests.devices.modbus.conftest import (
     PROFILES,
     FixedView,
@@ -25,7 +26,7 @@ from tests.devices.modbus.conftest import (
 
 PROFILE = "veeder_root_tls_modbus.yaml"
 Step = Callable[[], Awaitable[None]]
-FAST = {"poll_interval": 0.05, "timeout": 0.3, "backoff_max": 0.2, "retries": 0, "tanks": 2}
+FAST = {"poll_interval": 0.05, "timeout": 0.3, "retry": {"cap": 0.2}, "retries": 0, "tanks": 2}
 
 
 @contextlib.asynccontextmanager
@@ -163,3 +164,31 @@ async def test_rtu_server_stopped_restarted_and_silent(pty_pair: tuple[str, str]
 
         silent, talking = faults(server, silent=True), faults(server, silent=False)
         await outage_and_recovery(adapter, ListSink(), talking, silent)
+
+
+async def test_a_value_the_device_cannot_carry_is_a_device_failure(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Pneumercator volumes are u32 litres: rather than wrap a negative volume around, the
+    simulator answers exception 4 (server device failure) and logs which value did not fit."""
+    pneumercator = "pneumercator_tms3000.yaml"
+    snapshot = station(tanks=2)
+    view = FixedView(
+        replace(snapshot, tanks=[snapshot.tanks[0], replace(snapshot.tanks[1], volume=-5.0)])
+    )
+    async with ModbusSimServer(
+        view, PROFILES / pneumercator, count=2, tcp=("127.0.0.1", 0)
+    ) as server:
+        adapter = make_adapter(
+            pneumercator,
+            {"kind": "tcp", "host": "127.0.0.1", "port": server.port},
+            products={1: "92", 2: "95"},
+            **FAST,
+        )
+        try:
+            with pytest.raises(ModbusExceptionReply, match="exception 4"):
+                await adapter.poll()
+        finally:
+            await adapter.close()
+        assert server.requests == 0
+    assert "volume of instance 2 at 40022: -5 does not fit u32" in caplog.text

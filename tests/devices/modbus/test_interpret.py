@@ -7,14 +7,18 @@ from typing import Any
 
 import pytest
 
-from fuelwatch.records import (
+from fuelwatch.core.devices.profile import load_profile
+from fuelwatch.core.records import (
     AlarmRecord,
     InventoryRecord,
     NozzleEventRecord,
     TransactionRecord,
 )
-from gateway.adapters.modbus.interpret import DispenserTracker, ProductTable, TankGaugeReader
-from gateway.adapters.modbus.profile import load_profile
+from fuelwatch.gateway.adapters.modbus.interpret import (
+    DispenserTracker,
+    ProductTable,
+    TankGaugeReader,
+)
 from tests.devices.modbus.conftest import PROFILES, T0, kinds
 
 LOG = logging.getLogger("test")

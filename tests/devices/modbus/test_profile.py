@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 import yaml
 
-from fuelwatch.config import ConfigError
-from gateway.adapters.modbus import ModbusConfig, load_profile
-from gateway.adapters.modbus.__main__ import main
-from gateway.settings import GatewayConfig, load_gateway_config
+from fuelwatch.core.config import ConfigError
+from fuelwatch.core.devices.modbus import ModbusConfig
+from fuelwatch.core.devices.profile import load_profile
+from fuelwatch.gateway.adapters.modbus.__main__ import main
+from fuelwatch.gateway.settings import GatewayConfig, load_gateway_config
 from tests.devices.modbus.conftest import PROFILES
 
 SHIPPED = sorted(p.name for p in PROFILES.glob("*.yaml"))
@@ -35,6 +36,10 @@ blocks:
       - {address: 40006, type: u16, field: status}
 products: {1: 92, 2: "95"}
 """
+STATUS_BITS = (
+    "status_bits: [{bit: 0, meaning: delivery}, {bit: 7, meaning: product_motion, active: low}]\n"
+)
+GOOD += STATUS_BITS
 
 
 STRIDE_OVERLAP = (
@@ -144,6 +149,13 @@ def problems(path: Path) -> list[str]:
         ),
         # product register but no table
         ('products: {1: 92, 2: "95"}\n', "", ":1: products", "needs a `products` table"),
+        # a status register whose bits nobody declared (vendors differ, even in polarity)
+        (
+            STATUS_BITS,
+            "",
+            ":1: status_bits",
+            "needs `status_bits`",
+        ),
         # a dispenser field in a tank gauge
         (
             "field: status}",
@@ -195,7 +207,7 @@ def test_config_defaults_and_profile_dir() -> None:
     cfg = ModbusConfig.model_validate(
         device("pneumercator_tms3000.yaml", tanks=2, products={1: 92, 2: "0"})
     )
-    assert cfg.profile_path == PROFILES / "pneumercator_tms3000.yaml"
+    assert cfg.profile_path.resolve() == PROFILES / "pneumercator_tms3000.yaml"
     assert cfg.loaded_profile.device.vendor == "Pneumercator"
     assert cfg.station_numbers == [1, 2]
     assert cfg.products == {1: "92", 2: "0"}

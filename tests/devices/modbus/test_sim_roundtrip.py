@@ -9,16 +9,16 @@ from typing import Any
 
 import pytest
 
-from fuelwatch.records import (
+from fuelwatch.core.records import (
     AlarmRecord,
     BaseRecord,
     InventoryRecord,
     TotalizerRecord,
     TransactionRecord,
 )
+from fuelwatch.gateway.adapters.modbus import ModbusAdapter
 from fuelwatch.sim.servers.modbus import ModbusSimServer
 from fuelwatch.sim.state import AlarmSnapshot
-from gateway.adapters.modbus import ModbusAdapter
 from tests.devices.modbus.conftest import (
     PROFILES,
     T0,
@@ -108,7 +108,13 @@ async def test_pneumercator(serve: Serve) -> None:
         assert record.height == snap.height
         assert record.water == snap.water
         assert record.temperature == pytest.approx(snap.temperature, abs=1e-9)
-        assert record.status == snap.status_bits
+        # the gateway sends the canonical word: the snapshot's delivery, leak test and probe
+        # error; the sim serves DB7 "product motion" as 1, which this console means as still
+        # (active low), so the canonical motion bit 0x0004 stays clear
+        raw = snap.status_bits  # the snapshot's i201 layout: delivery, leak test, probe error
+        expected = (raw & 1) | (0x0002 if raw & 0b10 else 0) | (0x0008 if raw & 0b100 else 0)
+        assert record.status == expected
+        assert record.tc_reference == 15.0  # the profile's net volume reference
         assert record.water_volume is None  # the console does not report it
 
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from fuelwatch.records import BaseRecord, TransactionRecord
+from fuelwatch.core.records import BaseRecord, TransactionRecord
+from fuelwatch.gateway.adapters.modbus import ModbusAdapter
 from fuelwatch.sim.servers.modbus import ModbusSimServer
-from gateway.adapters.modbus import ModbusAdapter
 from tests.devices.modbus.conftest import (
     PROFILES,
     T0,

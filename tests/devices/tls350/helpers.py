@@ -9,10 +9,11 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fuelwatch.records import AlarmRecord, BaseRecord, DeliveryRecord, InventoryRecord
+from fuelwatch.core.devices.tls350 import Tls350Config
+from fuelwatch.core.records import AlarmRecord, BaseRecord, DeliveryRecord, InventoryRecord
+from fuelwatch.gateway.adapters.base import AdapterContext
+from fuelwatch.gateway.adapters.tls350.adapter import Tls350Adapter
 from fuelwatch.sim.state import AlarmSnapshot, DeliverySnapshot, StationSnapshot, TankSnapshot
-from gateway.adapters.base import AdapterContext
-from gateway.adapters.tls350.adapter import Tls350Adapter, Tls350Config
 
 # 2025-11-23 12:13:20 UTC = 20:13:20 in Shanghai: the console prints 2511232013.
 T0 = 1_763_900_000_000

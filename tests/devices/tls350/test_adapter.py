@@ -8,14 +8,14 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from fuelwatch.records import AlarmRecord, DeliveryRecord, InventoryRecord
+from fuelwatch.core.devices.tls350 import UnitSystem
+from fuelwatch.core.records import AlarmRecord, DeliveryRecord, InventoryRecord
+from fuelwatch.gateway.adapters.base import AdapterContext
+from fuelwatch.gateway.adapters.registry import DeviceConfig, build_adapter
+from fuelwatch.gateway.adapters.tls350.adapter import Tls350Adapter
+from fuelwatch.gateway.adapters.tls350.errors import CommandRejectedError, ReplyTimeoutError
 from fuelwatch.sim.servers.tls350 import Tls350Console, Tls350TcpServer
 from fuelwatch.sim.state import AlarmSnapshot
-from gateway.adapters.base import AdapterContext
-from gateway.adapters.registry import DeviceConfig, build_adapter
-from gateway.adapters.tls350.adapter import Tls350Adapter
-from gateway.adapters.tls350.codec import UnitSystem
-from gateway.adapters.tls350.errors import CommandRejectedError, ReplyTimeoutError
 
 from .helpers import (
     DELIVERY,

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from fuelwatch.records import AlarmRecord, DeliveryRecord, InventoryRecord
+from fuelwatch.core.records import AlarmRecord, DeliveryRecord, InventoryRecord
+from fuelwatch.gateway.adapters.tls350.errors import ReplyTimeoutError
 from fuelwatch.sim.servers.tls350 import Fault, Tls350Console, Tls350TcpServer
-from gateway.adapters.tls350.errors import ReplyTimeoutError
 
 from .helpers import FixedView, ListSink, make_adapter, make_config, running
 
-FAST = {"poll_interval": 0.02, "timeout": 0.3, "backoff_max": 0.05}
+FAST = {"poll_interval": 0.02, "timeout": 0.3, "retry": {"cap": 0.05}}
 
 
 def polls(sink: ListSink) -> int:

@@ -1,0 +1,1 @@
+"""Shared by every cloud subsystem: settings, warning categories, masking, the ops HTTP server."""

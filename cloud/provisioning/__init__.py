@@ -1,0 +1,1 @@
+"""Gateway provisioning: identities and keys, certificates, broker accounts, config bundles."""
