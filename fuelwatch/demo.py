@@ -365,8 +365,10 @@ def run_demo(
             started.append(proc)
         _say(
             f"  started {len(sims)} simulated station(s) speaking TLS-350, Modbus and POS push, "
-            f"and their gateway(s): " + ", ".join(f"{b.district}/{b.station}" for b in bundles)
+            "and their gateway(s):"
         )
+        for b, sim, gw in zip(bundles, sims, gateways, strict=True):
+            _say(f"    {b.district}/{b.station}: simulator (pid {sim.pid}), gateway (pid {gw.pid})")
         url = f"http://127.0.0.1:{ports.influx_http}"
         admins = "\n".join(
             f"             {user:<9} {role:<15} {duty}"

@@ -91,10 +91,13 @@ TEXT: dict[str, tuple[str, str]] = {
     "sales_by_day": ("按日按油品销量", "Sales by product and day"),
     "reconciliation": ("进销存对账（账面 vs 实测，20 °C）", "Book vs gauge (20 °C)"),
     "reconciliation_help": (
-        "每日实测减账面的差异；灰带为规则允许范围（销量×百分比＋常数）。",
         (
-            "Daily gauged minus book variance; the grey band is the rule's allowance "
-            "(percent of sales + constant)."
+            "每日实测减账面的差异；灰带为规则允许范围：计量器具和单据的法定误差，"
+            "加液位仪标准误差的 z 倍"
+        ),
+        (
+            "Daily gauged minus book variance; the grey band is the rule's allowance: the legal "
+            "errors of meters and documents plus z standard errors of the gauge"
         ),
     ),
     "show_reconciliation": ("查看进销存对账", "Show the reconciliation"),

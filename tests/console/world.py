@@ -7,6 +7,11 @@ start of the test session, so every page has something to draw. The numbers are 
 reader can check them: every 30 minutes nozzle 1 sells 40 L of 92 at 7.50 and nozzle 2 sells
 50 L of 0# at 7.00; tank 2 takes an 8,000 L delivery (waybill YD001) and tank 1 loses 300 L
 once (the reconciliation chart shows that day outside its band).
+
+The operator has set the daily reconciliation rule's false-alarm probability to 0.2: at the
+default (0.0005) the rule's band on the day of a lone 300 L step is wider than the step — its
+3-day fit takes the step into the gauge's residual error — and the chart, which shows the
+rule's own decision, would draw no day outside it.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
 from fuelwatch.cloud.accounts.service import create_user
+from fuelwatch.cloud.rules.definition import load_definitions
+from fuelwatch.cloud.rules.store import register_rule, set_thresholds
 from fuelwatch.cloud.store.lineproto import record_line
 from fuelwatch.cloud.store.models.departments import DepartmentImport, EWaybill, TaxDeclaration
 from fuelwatch.cloud.store.models.registry import (
@@ -57,6 +64,8 @@ NOZZLES = {1: ("92", 1, 40.0, 7.50), 2: ("0", 2, 50.0, 7.00)}  # product, tank, 
 FACTOR = 0.995  # tc_volume / volume: the tank's 20 °C correction
 DELIVERY_L = 8000.0
 LOSS_L = 300.0
+RECON_RULE = "reconciliation.daily_variance"
+RECON_ALPHA = 0.2  # the operator's false-alarm probability for it (see above)
 DECLARED_L = 3000.0  # S1's 92 declared for the two days before today (it sold 3,840 L)
 
 
@@ -107,6 +116,15 @@ def seed_registry(sessions: sessionmaker[Session], now: datetime) -> World:
                 **scope,  # type: ignore[arg-type]
             )
             world.user_ids[name] = user.id
+        recon = next(d for d in load_definitions() if d.id == RECON_RULE)
+        register_rule(
+            session,
+            rule_id=recon.id,
+            category=recon.category,
+            thresholds=recon.defaults(),
+            specs=recon.specs(),
+        )
+        set_thresholds(session, recon.id, {"alpha": RECON_ALPHA}, actor="seed")
         attempt = DepartmentImport(
             dataset="ewaybills",
             department="commerce",

@@ -197,6 +197,7 @@ def test_ctrl_c_with_a_closed_stdout_pipe_stops_every_child(tmp_path: Path) -> N
         proc.send_signal(signal.SIGINT)
         assert proc.wait(120) == 0
     finally:
+        reader.close()  # again on a failure: no unclosed pipe left for a later test to trip on
         if proc.poll() is None:
             proc.kill()
             proc.wait()

@@ -75,7 +75,8 @@ def clean_world(
     tmp_path_factory: pytest.TempPathFactory, broker: Broker, influx: Influx
 ) -> Iterator[CleanWorld]:
     env = StackEnv(tmp_path_factory.mktemp("rules-clean"), broker, influx)
-    sim = simulate(env, "CLEAN1", duration="2d")
+    # 4 days: the statistical rules judge a tank only when its data covers their 3-day window
+    sim = simulate(env, "CLEAN1", duration="4d")
     add_clean_department_data(env, sim)
     first = sim.start.astimezone(LOCAL).date()
     sold = sum(

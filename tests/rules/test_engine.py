@@ -152,13 +152,13 @@ async def test_over_registration_evidence_lists_the_nozzles_sales(env: StackEnv)
     sim = simulate(
         env,
         "OVR1",
-        duration="2d",
+        duration="4d",  # the rule judges 3 days of data
         injections=[
             {
                 "kind": "over_registration",
                 "nozzle": 3,
                 "percent": 2.0,
-                "windows": [{"start": "0d", "end": "2d"}],
+                "windows": [{"start": "0d", "end": "4d"}],
             }
         ],
     )

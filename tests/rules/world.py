@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -174,9 +174,18 @@ def engine(env: StackEnv, *rule_ids: str) -> RuleEngine:
     )
 
 
-async def evaluate(env: StackEnv, now: datetime, *rule_ids: str) -> EvaluationReport:
+async def evaluate(
+    env: StackEnv, now: datetime, *rule_ids: str, since: datetime | None = None
+) -> EvaluationReport:
+    """Every rule as of ``now``. A fresh engine reads the last 3 days into its state; with
+    ``since`` it runs every 12 hours from then first, as a running engine would have, so its
+    state holds everything from ``since`` (the leak rule's 7-day window needs that)."""
     e = engine(env, *rule_ids)
     try:
+        at = since
+        while at is not None and at < now:
+            await e.run_all(at)
+            at += timedelta(hours=12)
         report = await e.run_all(now)
     finally:
         await e.aclose()

@@ -45,7 +45,7 @@ class RulePatch(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"enabled": True, "thresholds": {"variance_percent": 0.5, "min_volume_l": 500}}
+                {"enabled": True, "thresholds": {"alpha": 0.001, "meter_mpe_percent": 0.3}}
             ]
         }
     )

@@ -9,12 +9,17 @@ reading's error) and the false-alarm probability ``alpha`` the decision is made 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Any
 
 from fuelwatch.cloud.rules.context import Comparison, Finding, Outcome, RuleContext, iso
 from fuelwatch.cloud.rules.state.regression import BlockFit, normal_quantile, t_quantile
 from fuelwatch.cloud.rules.state.tank import HOUR_MS, TankModel
 
 __all__ = [
+    "THERMAL_FRACTION",
+    "BookNumbers",
+    "book_numbers",
     "book_variance",
     "capacity_check",
     "fit_of",
@@ -22,6 +27,10 @@ __all__ = [
     "strapping_ratio",
     "unexplained_drops",
 ]
+
+
+#: a reading's thermal error as a fraction of the tank's volume (option ``thermal_fraction``)
+THERMAL_FRACTION = 0.0004
 
 
 def fit_of(
@@ -39,6 +48,39 @@ def _z(ctx: RuleContext, two_sided: bool = False) -> float:
     return normal_quantile(1 - (alpha / 2 if two_sided else alpha))
 
 
+@dataclass(frozen=True, slots=True)
+class BookNumbers:
+    """A tank's gauged − book over a window, with the gauge's standard error at a segment's
+    end: what ``book_variance`` judges, also drawn by the console's reconciliation chart."""
+
+    variance: dict[str, Any]  # TankModel.variance: opening, closing, sold, declared, ...
+    end_sd: float  # one segment end's SE: gauge noise, thermal term, the fit's residual
+
+    @property
+    def sd(self) -> float:
+        """The variance's SE: two ends per gap-free segment."""
+        return math.sqrt(2 * self.variance["segments"]) * self.end_sd
+
+    def band(self, meter_mpe: float, document_mpe: float) -> float:
+        """What legal meters and documents allow (fractions of sales and deliveries)."""
+        v = self.variance
+        return float(meter_mpe * v["sold_l20"] + document_mpe * v["declared_l20"])
+
+
+def book_numbers(
+    model: TankModel, start: int, end: int, *, thermal: float, fit: BlockFit | None
+) -> BookNumbers | None:
+    """The book/gauge comparison of ``(start, end]``; None when the tank has no gap-free
+    segment with two quiet readings in it. ``fit``: the tank's regression over the 3 days to
+    ``end`` (its residual is part of a reading's error), if there is one."""
+    v = model.variance(start, end)
+    if v is None:
+        return None
+    resid = fit.residual_sd if fit is not None else 0.0
+    end_sd = math.sqrt(model.gauge_sd**2 + (thermal * model.volume) ** 2 + resid**2)
+    return BookNumbers(v, end_sd)
+
+
 def book_variance(ctx: RuleContext) -> Outcome:
     """Gauged − book (opening + declared deliveries − metered sales) over the window's
     gap-free segments; fires when it exceeds what legal meters and documents allow (their
@@ -49,18 +91,16 @@ def book_variance(ctx: RuleContext) -> Outcome:
     start = end - int((ctx.end - ctx.start).total_seconds() * 1000)
     mpe = ctx.number("meter_mpe_percent") / 100
     doc = ctx.number("document_mpe_percent") / 100
-    thermal = ctx.option("thermal_fraction", 0.0004)
+    thermal = ctx.option("thermal_fraction", THERMAL_FRACTION)
     z = _z(ctx, two_sided=True)
     for state in ctx.stations():
         for tank, model in sorted(state.tanks.items()):
-            v = model.variance(start, end)
-            if v is None:
-                continue
             fit = fit_of(ctx, state.station, model, end - 3 * 24 * HOUR_MS, end)
-            resid = fit.residual_sd if fit is not None else 0.0
-            end_sd = math.sqrt(model.gauge_sd**2 + (thermal * model.volume) ** 2 + resid**2)
-            sd = math.sqrt(2 * v["segments"]) * end_sd
-            band = mpe * v["sold_l20"] + doc * v["declared_l20"]
+            numbers = book_numbers(model, start, end, thermal=thermal, fit=fit)
+            if numbers is None:
+                continue
+            v, sd = numbers.variance, numbers.sd
+            band = numbers.band(mpe, doc)
             allowed = band + z * sd
             variance = v["variance_l20"]
             subject = f"tank:{tank}"
