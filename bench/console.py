@@ -4,7 +4,7 @@ One station like the demo's (6 tanks read every 10 s, 12 nozzles, 1,500 sales a 
 gateway status a minute) gets ``--days`` of history in a real influxd; ``fuelwatch cloud api``
 runs as the demo starts it; a logged-in client then fetches every console page ``--runs``
 times and the script prints the median and worst time to the last byte of each page (the
-server's whole work: registry, InfluxDB queries, the rule's detector, the HTML).
+server's whole work: registry, InfluxDB queries, the rule's state and numbers, the HTML).
 ``--record`` writes the table into docs/performance.md. Target (issue 14): every page < 1 s.
 """
 
@@ -268,10 +268,10 @@ def main() -> None:
             "",
             (
                 f"Worst page: {worst:.0f} ms — target {'met' if worst < 1000 else '**missed**'}. "
-                "The reconciliation part, which the station page loads after itself, runs the "
-                "daily rule's detector on every gauge reading of each day: first view "
-                f"{part[0][1]:.0f} ms, then {part[0][2]:.0f} ms (finished days cached, the day "
-                "in progress recomputed after a minute)."
+                "The reconciliation part, which the station page loads after itself, builds the "
+                "rule engine's tank state from every gauge reading of the days shown and the 3 "
+                f"days before: first view {part[0][1]:.0f} ms, then {part[0][2]:.0f} ms (the "
+                "state is kept and fed only what arrived since; finished days' numbers are kept)."
             ),
         ]
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 import string
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 
 from fuelwatch.sim.clock import HOUR_MS
 from fuelwatch.sim.scenario import DeliverySpec
@@ -35,6 +36,20 @@ class Waybill:
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
+
+    def as_ewaybill(self) -> dict[str, object]:
+        """The depot's e-waybill as the commerce department sends it: a row of the
+        ``ewaybills`` import (docs/api.md, department data), times as ISO 8601 UTC."""
+        return {
+            "waybill_no": self.waybill_id,
+            "station": self.station,
+            "vehicle_plate": self.vehicle,
+            "carrier": self.supplier[:128],
+            "product": self.product,
+            "volume_l": self.volume_20,
+            "departed_at": datetime.fromtimestamp(self.depart / 1000, UTC).isoformat(),
+            "arrived_at": datetime.fromtimestamp(self.arrive / 1000, UTC).isoformat(),
+        }
 
 
 @dataclass(slots=True)

@@ -180,19 +180,7 @@ def _register(sessions: Any, station: SimStation, waybills: list[Any]) -> None:
                     tank_no=n["tank"],
                 )
             )
-    rows = [
-        {
-            "waybill_no": w.waybill_id,
-            "station": w.station,
-            "vehicle_plate": w.vehicle,
-            "carrier": w.supplier[:128],
-            "product": w.product,
-            "volume_l": w.volume_20,
-            "departed_at": datetime.fromtimestamp(w.depart / 1000, UTC).isoformat(),
-            "arrived_at": datetime.fromtimestamp(w.arrive / 1000, UTC).isoformat(),
-        }
-        for w in waybills
-    ]
+    rows = [w.as_ewaybill() for w in waybills]
     if rows:
         with sessions() as session:
             import_rows(

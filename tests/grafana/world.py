@@ -384,21 +384,7 @@ def _department_rows(
         for share in [next(s.declared_share for s in STATIONS if s.id == station)]
         if world.start.astimezone(LOCAL).date() < day < world.end.astimezone(LOCAL).date()
     ]
-    ewaybills = [
-        {
-            "waybill_no": w.waybill_id,
-            "station": w.station,
-            "vehicle_plate": w.vehicle,
-            "driver_name": "赵六",
-            "carrier": w.supplier,
-            "origin": "大港油库",
-            "product": w.product,
-            "volume_l": w.volume_20,
-            "departed_at": datetime.fromtimestamp(w.depart / 1000, UTC).isoformat(),
-            "arrived_at": datetime.fromtimestamp(w.arrive / 1000, UTC).isoformat(),
-        }
-        for w in waybills
-    ]
+    ewaybills = [{**w.as_ewaybill(), "driver_name": "赵六", "origin": "大港油库"} for w in waybills]
     performed = world.end - timedelta(days=1)
     metrology = [
         {

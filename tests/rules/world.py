@@ -146,19 +146,7 @@ def import_department(env: StackEnv, dataset: str, rows: Iterable[dict[str, Any]
 
 
 def import_waybills(env: StackEnv, waybills: Iterable[Waybill]) -> None:
-    rows = [
-        {
-            "waybill_no": w.waybill_id,
-            "station": w.station,
-            "vehicle_plate": w.vehicle,
-            "carrier": w.supplier[:128],
-            "product": w.product,
-            "volume_l": w.volume_20,
-            "departed_at": datetime.fromtimestamp(w.depart / 1000, UTC).isoformat(),
-            "arrived_at": datetime.fromtimestamp(w.arrive / 1000, UTC).isoformat(),
-        }
-        for w in waybills
-    ]
+    rows = [w.as_ewaybill() for w in waybills]
     if rows:
         import_department(env, "ewaybills", rows)
 
