@@ -37,7 +37,7 @@ from bench._stack import cli, start_influx  # noqa: E402
 from bench.report import record  # noqa: E402
 
 PRODUCTS = ["92", "92", "95", "95", "0", "0"]  # tank -> product, as the demo's 6 tanks
-PASSWORD = "bench-admin-password"
+PASSWORD = "Bench-console-pass-2026"  # passes the password policy (docs/security.md)
 PAGES = [
     "/console/stations",
     "/console/stations/S1",

@@ -314,7 +314,7 @@ class RuleEngine:
                     for name, series in (await self._query(queries)).items():
                         results.setdefault(name, []).extend(series)
                 queries_of |= dict.fromkeys(batch, queries)
-            if detector.uses_state:
+            if detector.uses_state and detector.views:
                 states = [self.keeper.states[s] for s in names if s in self.keeper.states]
                 results = state_results(states, list(detector.queries), _ms(start), _ms(end), cache)
             # judge in a read-only session (department tables); write only what changed

@@ -108,6 +108,7 @@ _TABLE = (
         ("min_missing", "min_missing_percent", "edge_minutes"),
         "orders missing on one side",
         uses_state=True,
+        views=False,
     ),
     Detector(
         "tax_gap",
@@ -140,6 +141,7 @@ _TABLE = (
         ("match_seconds", "min_difference", "min_difference_percent"),
         "dispensing cycles vs transactions",
         uses_state=True,
+        views=False,
     ),
     Detector(
         "inspection_risk",

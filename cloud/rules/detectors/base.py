@@ -25,3 +25,6 @@ class Detector:
     #: running models, or the recent records seen as the rows of its queries (state/views.py);
     #: the rule's queries are still rendered into the evidence, to re-read the raw points
     uses_state: bool = False
+    #: with ``uses_state``: its queries' rows are built from the state (``ctx.rows``); False
+    #: for a detector that reads the stations' recent records itself (``ctx.stations()``)
+    views: bool = True

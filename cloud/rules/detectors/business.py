@@ -14,6 +14,8 @@ from fuelwatch.cloud.rules.context import (
     RawRecord,
     RuleContext,
 )
+from fuelwatch.cloud.rules.state.points import NozzleMark, PosSale, Sale
+from fuelwatch.cloud.rules.state.views import POS_AFTER_MS, in_window
 
 __all__ = [
     "impossible_values",
@@ -81,36 +83,46 @@ def pos_silent(ctx: RuleContext) -> Outcome:
     return out
 
 
+def _sale_record(s: Sale) -> RawRecord:
+    fields = {"order_id": s.order_id, "nozzle": s.nozzle, "volume": s.volume, "amount": s.amount}
+    return RawRecord("dispenser_transaction", s.t, s.rid, fields)
+
+
+def _pos_record(p: PosSale) -> RawRecord:
+    nozzle = "" if p.nozzle is None else str(p.nozzle)
+    fields = {"order_id": p.order_id, "nozzle": nozzle, "volume": p.volume, "amount": p.amount}
+    return RawRecord("pos_sale", p.t, p.rid, fields)
+
+
 def pos_link(ctx: RuleContext) -> Outcome:
-    """经营链路: orders the dispensers recorded that the station did not push, or the reverse."""
+    """经营链路: orders the dispensers recorded that the station did not push, or the reverse.
+
+    Reads the stations' recent records directly (no rows built: it runs hourly over a day)."""
     out = Outcome()
-    txns, pos = _by_station(ctx, "transactions"), _by_station(ctx, "pos_sales")
     min_count, min_share = ctx.number("min_missing"), ctx.number("min_missing_percent")
-    edge = ctx.start_ms + int(ctx.number("edge_minutes") * 60_000)
+    start, end = ctx.start_ms, ctx.end_ms
+    edge = start + int(ctx.number("edge_minutes") * 60_000)
+    states = {st.station: st for st in ctx.stations()}
     for station in _stations_with_dispensers(ctx):
-        sold, reported = txns.get(station, []), pos.get(station, [])
-        sold_ids = {r.get("order_id") for r in sold}
-        pos_ids = {r.get("order_id") for r in reported}
-        sides = {
+        st = states.get(station)
+        sold: list[Sale] = in_window(st.sales, start, end) if st else []
+        # POS rows come a little after the sale, so POS rows are read past the window's end;
+        # rows beyond it are not asked to have their transaction in the window
+        reported: list[PosSale] = in_window(st.pos_sales, start, end + POS_AFTER_MS) if st else []
+        sold_ids = {s.order_id for s in sold}
+        pos_ids = {p.order_id for p in reported}
+        in_time = [p for p in reported if p.t <= end]
+        sides: dict[str, tuple[list[RawRecord], int]] = {
             "missing_in_pos": (
-                "dispenser_transaction",
-                [r for r in sold if r.get("order_id") not in pos_ids],
+                [_sale_record(s) for s in sold if s.order_id not in pos_ids and s.t > edge],
                 len(sold),
             ),
-            # POS rows come a little after the sale, so the POS query reaches past the window's
-            # end; rows beyond it are not asked to have their transaction in the window
             "missing_at_dispenser": (
-                "pos_sale",
-                [
-                    r
-                    for r in reported
-                    if r.get("order_id") not in sold_ids and int(r["time"]) <= ctx.end_ms
-                ],
-                sum(1 for r in reported if int(r["time"]) <= ctx.end_ms),
+                [_pos_record(p) for p in in_time if p.order_id not in sold_ids and p.t > edge],
+                len(in_time),
             ),
         }
-        for subject, (measurement, unmatched, total) in sides.items():
-            missing = [r for r in unmatched if int(r["time"]) > edge]
+        for subject, (missing, total) in sides.items():
             pct = 100 * len(missing) / total if total else 0.0
             if total == 0 or len(missing) < min_count or pct < min_share:
                 if total:
@@ -129,17 +141,14 @@ def pos_link(ctx: RuleContext) -> Outcome:
                         "total": total,
                         "missing_percent": round(pct, 2),
                         "volume_missing_l": round(
-                            sum(float(r.get("volume") or 0) for r in missing), 2
+                            sum(float(r.fields["volume"] or 0) for r in missing), 2
                         ),
                         "amount_missing": round(
-                            sum(float(r.get("amount") or 0) for r in missing), 2
+                            sum(float(r.fields["amount"] or 0) for r in missing), 2
                         ),
                         "records_total": len(missing),
                     },
-                    records=[
-                        _rec(measurement, r, "order_id", "nozzle", "volume", "amount")
-                        for r in missing[:MAX_RECORDS]
-                    ],
+                    records=missing[:MAX_RECORDS],
                 )
             )
     return out
@@ -308,61 +317,63 @@ def impossible_values(ctx: RuleContext) -> Outcome:
 
 def order_imbalance(ctx: RuleContext) -> Outcome:
     """订单数: every dispensing cycle (a hang after fuel flowed) should have its transaction,
-    recorded at the flow's end, shortly before the hang."""
+    recorded at the flow's end, shortly before the hang. Reads the stations' recent records
+    directly (no rows built: it runs hourly over a day)."""
     out = Outcome()
     match_ms = int(ctx.number("match_seconds") * 1000)
     min_diff, min_share = ctx.number("min_difference"), ctx.number("min_difference_percent")
-    hangs: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
-    for tags, row in ctx.rows("events"):
-        if row.get("event") == "hang" and float(row.get("volume") or 0) > 0:
-            hangs[(tags["station"], int(tags["nozzle"]))].append({**tags, **row})
-    ends: dict[tuple[str, int], list[int]] = defaultdict(list)
-    for tags, row in ctx.rows("transactions"):
-        ends[(tags["station"], int(tags["nozzle"]))].append(int(row["time"]))
-    for key in set(hangs) | set(ends):
-        station, nozzle = key
-        if station not in ctx.facts.stations:
-            continue
-        cycles, txn_ends = hangs.get(key, []), sorted(ends.get(key, []))
-        unmatched = []
-        j = 0
-        for h in sorted(cycles, key=lambda r: int(r["time"])):
-            t = int(h["time"])
-            while j < len(txn_ends) and txn_ends[j] < t - match_ms:
-                j += 1
-            if j < len(txn_ends) and txn_ends[j] <= t:
-                j += 1
-            else:
-                unmatched.append(h)
-        diff = len(cycles) - len(txn_ends)
-        pct = 100 * abs(diff) / max(len(cycles), 1)
-        subject = f"nozzle:{nozzle}"
-        if abs(diff) < min_diff or pct < min_share:
-            out.clear(station, subject)
-            continue
-        out.fire(
-            Finding(
-                station=station,
-                subject=subject,
-                comparison=Comparison(
-                    len(txn_ends),
-                    len(cycles),
-                    min_diff,
-                    "orders",
-                    "|measured − expected| ≥ threshold",
-                ),
-                window=(ctx.start, ctx.end),
-                values={
-                    "dispensing_cycles": len(cycles),
-                    "transactions": len(txn_ends),
-                    "difference": diff,
-                    "difference_percent": round(pct, 2),
-                    "cycles_without_transaction": len(unmatched),
-                    "records_total": len(unmatched),
-                },
-                records=[
-                    _rec("nozzle_event", r, "event", "volume") for r in unmatched[:MAX_RECORDS]
-                ],
+    start, end = ctx.start_ms, ctx.end_ms
+    for st in ctx.stations():
+        hangs: dict[int, list[NozzleMark]] = defaultdict(list)
+        for h in in_window(st.hangs, start, end):
+            if h.event == "hang" and float(h.volume or 0) > 0:
+                hangs[h.nozzle].append(h)
+        ends: dict[int, list[int]] = defaultdict(list)
+        for s in in_window(st.sales, start, end):
+            ends[s.nozzle].append(s.t)
+        for nozzle in sorted(set(hangs) | set(ends)):
+            cycles, txn_ends = hangs.get(nozzle, []), sorted(ends.get(nozzle, []))
+            unmatched = []
+            j = 0
+            for h in sorted(cycles, key=lambda r: r.t):
+                while j < len(txn_ends) and txn_ends[j] < h.t - match_ms:
+                    j += 1
+                if j < len(txn_ends) and txn_ends[j] <= h.t:
+                    j += 1
+                else:
+                    unmatched.append(h)
+            diff = len(cycles) - len(txn_ends)
+            pct = 100 * abs(diff) / max(len(cycles), 1)
+            subject = f"nozzle:{nozzle}"
+            if abs(diff) < min_diff or pct < min_share:
+                out.clear(st.station, subject)
+                continue
+            out.fire(
+                Finding(
+                    station=st.station,
+                    subject=subject,
+                    comparison=Comparison(
+                        len(txn_ends),
+                        len(cycles),
+                        min_diff,
+                        "orders",
+                        "|measured − expected| ≥ threshold",
+                    ),
+                    window=(ctx.start, ctx.end),
+                    values={
+                        "dispensing_cycles": len(cycles),
+                        "transactions": len(txn_ends),
+                        "difference": diff,
+                        "difference_percent": round(pct, 2),
+                        "cycles_without_transaction": len(unmatched),
+                        "records_total": len(unmatched),
+                    },
+                    records=[
+                        RawRecord(
+                            "nozzle_event", h.t, h.rid, {"event": h.event, "volume": h.volume}
+                        )
+                        for h in unmatched[:MAX_RECORDS]
+                    ],
+                )
             )
-        )
     return out

@@ -18,14 +18,14 @@ from typing import Any
 from fuelwatch.cloud.rules.state.station import LOCAL, StationState
 from fuelwatch.cloud.store.influx import Series
 
-__all__ = ["VIEWS", "state_results"]
+__all__ = ["POS_AFTER_MS", "VIEWS", "in_window", "state_results"]
 
 POS_AFTER_MS = 5 * 60_000  # POS rows follow the sale: the POS queries reach past the window
 
 View = Callable[[list[StationState], int, int], list[Series]]
 
 
-def _window(records: Any, start: int, end: int) -> list[Any]:
+def in_window(records: Any, start: int, end: int) -> list[Any]:
     """The records in ``(start, end]`` of a deque kept in time order, scanned from its
     newest end (the windows are the recent part of what is kept)."""
     out = []
@@ -48,7 +48,7 @@ def transactions(states: list[StationState], start: int, end: int) -> list[Serie
     cols = ["time", "order_id", "volume", "amount", "unit_price", "start", "end", "rid", "nozzle"]
     rows: dict[tuple[tuple[str, str], ...], list[list[Any]]] = defaultdict(list)
     for st in states:
-        for s in _window(st.sales, start, end):
+        for s in in_window(st.sales, start, end):
             key = (("station", st.station), ("nozzle", str(s.nozzle)), ("product", s.product))
             rows[key].append(
                 [s.t, s.order_id, s.volume, s.amount, s.unit_price, s.start, s.end, s.rid, s.nozzle]
@@ -60,7 +60,7 @@ def pos_sales(states: list[StationState], start: int, end: int) -> list[Series]:
     cols = ["time", "order_id", "volume", "amount", "rid"]
     rows: dict[tuple[tuple[str, str], ...], list[list[Any]]] = defaultdict(list)
     for st in states:
-        for p in _window(st.pos_sales, start, end + POS_AFTER_MS):
+        for p in in_window(st.pos_sales, start, end + POS_AFTER_MS):
             nozzle = "" if p.nozzle is None else str(p.nozzle)
             key = (("station", st.station), ("nozzle", nozzle), ("product", p.product))
             rows[key].append([p.t, p.order_id, p.volume, p.amount, p.rid])
@@ -71,7 +71,7 @@ def events(states: list[StationState], start: int, end: int) -> list[Series]:
     cols = ["time", "event", "volume", "rid"]
     rows: dict[tuple[tuple[str, str], ...], list[list[Any]]] = defaultdict(list)
     for st in states:
-        for h in _window(st.hangs, start, end):
+        for h in in_window(st.hangs, start, end):
             rows[(("station", st.station), ("nozzle", str(h.nozzle)))].append(
                 [h.t, h.event, h.volume, h.rid]
             )
