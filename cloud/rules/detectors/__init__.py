@@ -100,6 +100,7 @@ _TABLE = (
         ("min_transactions", "min_pos_share_percent"),
         "POS silent while dispensers sell",
         uses_state=True,
+        views=False,
     ),
     Detector(
         "pos_link",
@@ -117,6 +118,7 @@ _TABLE = (
         ("gap_percent", "min_amount"),
         "dispenser revenue vs POS revenue",
         uses_state=True,
+        views=False,
     ),
     Detector(
         "price_range",

@@ -42,21 +42,38 @@ def _stations_with_dispensers(ctx: RuleContext) -> list[str]:
     return [s for s, f in ctx.facts.stations.items() if f.nozzles]
 
 
+def _business(
+    ctx: RuleContext,
+) -> list[tuple[str, list[Sale], list[PosSale]]]:
+    """Per station with dispensers: its transactions in the window and its POS sales in the
+    window and up to ``POS_AFTER_MS`` past it (a POS row follows its sale by a minute or two),
+    from the station's recent records (no rows built: these rules run often over a day)."""
+    states = {st.station: st for st in ctx.stations()}
+    start, end = ctx.start_ms, ctx.end_ms
+    out: list[tuple[str, list[Sale], list[PosSale]]] = []
+    for station in _stations_with_dispensers(ctx):
+        st = states.get(station)
+        if st is None:
+            out.append((station, [], []))
+            continue
+        sold = in_window(st.sales, start, end)
+        out.append((station, sold, in_window(st.pos_sales, start, end + POS_AFTER_MS)))
+    return out
+
+
 def pos_silent(ctx: RuleContext) -> Outcome:
     """经营系统: dispensers sold, the POS reported (almost) nothing."""
     out = Outcome()
-    txns, pos = _by_station(ctx, "transactions"), _by_station(ctx, "pos_sales")
     minimum, share = ctx.number("min_transactions"), ctx.number("min_pos_share_percent")
-    for station in _stations_with_dispensers(ctx):
-        sold, reported = txns.get(station, []), pos.get(station, [])
+    for station, sold, reported in _business(ctx):
         if len(sold) < minimum:
             continue  # too quiet to say
         ratio = 100 * len(reported) / len(sold)
         if ratio >= share:
             out.clear(station, "pos")
             continue
-        seen = {r.get("order_id") for r in reported}
-        missing = [r for r in sold if r.get("order_id") not in seen]
+        seen = {p.order_id for p in reported}
+        missing = [s for s in sold if s.order_id not in seen]
         out.fire(
             Finding(
                 station=station,
@@ -74,10 +91,7 @@ def pos_silent(ctx: RuleContext) -> Outcome:
                     "pos_sales": len(reported),
                     "records_total": len(missing),
                 },
-                records=[
-                    _rec("dispenser_transaction", r, "order_id", "nozzle", "volume", "amount")
-                    for r in missing[:MAX_RECORDS]
-                ],
+                records=[_sale_record(s) for s in missing[:MAX_RECORDS]],
             )
         )
     return out
@@ -95,20 +109,14 @@ def _pos_record(p: PosSale) -> RawRecord:
 
 
 def pos_link(ctx: RuleContext) -> Outcome:
-    """经营链路: orders the dispensers recorded that the station did not push, or the reverse.
-
-    Reads the stations' recent records directly (no rows built: it runs hourly over a day)."""
+    """经营链路: orders the dispensers recorded that the station did not push, or the reverse."""
     out = Outcome()
     min_count, min_share = ctx.number("min_missing"), ctx.number("min_missing_percent")
-    start, end = ctx.start_ms, ctx.end_ms
-    edge = start + int(ctx.number("edge_minutes") * 60_000)
-    states = {st.station: st for st in ctx.stations()}
-    for station in _stations_with_dispensers(ctx):
-        st = states.get(station)
-        sold: list[Sale] = in_window(st.sales, start, end) if st else []
-        # POS rows come a little after the sale, so POS rows are read past the window's end;
-        # rows beyond it are not asked to have their transaction in the window
-        reported: list[PosSale] = in_window(st.pos_sales, start, end + POS_AFTER_MS) if st else []
+    end = ctx.end_ms
+    edge = ctx.start_ms + int(ctx.number("edge_minutes") * 60_000)
+    for station, sold, reported in _business(ctx):
+        # POS rows are read past the window's end (they follow the sale); rows beyond it are
+        # not asked to have their transaction in the window
         sold_ids = {s.order_id for s in sold}
         pos_ids = {p.order_id for p in reported}
         in_time = [p for p in reported if p.t <= end]
@@ -157,24 +165,20 @@ def pos_link(ctx: RuleContext) -> Outcome:
 def tax_gap(ctx: RuleContext) -> Outcome:
     """控税: revenue the dispensers registered vs what the station's POS (invoicing) reported."""
     out = Outcome()
-    txns, pos = _by_station(ctx, "transactions"), _by_station(ctx, "pos_sales")
     limit, min_amount = ctx.number("gap_percent"), ctx.number("min_amount")
-    for station in _stations_with_dispensers(ctx):
-        sold_ids = {r.get("order_id") for r in txns.get(station, [])}
-        measured = sum(float(r.get("amount") or 0) for r in txns.get(station, []))
-        reported = sum(
-            float(r.get("amount") or 0)
-            for r in pos.get(station, [])
-            if r.get("order_id") in sold_ids or int(r["time"]) <= ctx.end_ms
-        )
+    end = ctx.end_ms
+    for station, sold, pos in _business(ctx):
+        sold_ids = {s.order_id for s in sold}
+        measured = sum(float(s.amount or 0) for s in sold)
+        reported = sum(float(p.amount or 0) for p in pos if p.order_id in sold_ids or p.t <= end)
         if measured < min_amount:
             continue
         gap = 100 * (measured - reported) / measured
         if gap <= limit:
             out.clear(station, "revenue")
             continue
-        pos_ids = {r.get("order_id") for r in pos.get(station, [])}
-        missing = [r for r in txns.get(station, []) if r.get("order_id") not in pos_ids]
+        pos_ids = {p.order_id for p in pos}
+        missing = [s for s in sold if s.order_id not in pos_ids]
         out.fire(
             Finding(
                 station=station,
@@ -195,8 +199,13 @@ def tax_gap(ctx: RuleContext) -> Outcome:
                     "records_total": len(missing),
                 },
                 records=[
-                    _rec("dispenser_transaction", r, "order_id", "nozzle", "amount")
-                    for r in missing[:MAX_RECORDS]
+                    RawRecord(
+                        "dispenser_transaction",
+                        s.t,
+                        s.rid,
+                        {"order_id": s.order_id, "nozzle": s.nozzle, "amount": s.amount},
+                    )
+                    for s in missing[:MAX_RECORDS]
                 ],
             )
         )

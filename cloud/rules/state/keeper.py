@@ -59,7 +59,7 @@ class StateKeeper:
     margin_ms: int = 5 * 60_000
     batch: int = 25
     start_span_ms: int = 3 * 24 * HOUR_MS + HOUR_MS  # the longest raw window a rule fits
-    save_every_ms: int = HOUR_MS
+    save_every_ms: int = 6 * HOUR_MS  # a crash re-reads at most this much raw data
     persist: bool = True
     hold_ms: int = HOLD_MS
     states: dict[str, StationState] = field(default_factory=dict)

@@ -1,10 +1,13 @@
 """The running state seen as the query results the counting rules were written for.
 
 The business, cloud-data and declaration detectors count records in a window (orders on both
-sides, hang events, daily sums, clock offsets). They read ``ctx.rows(name)``; for a rule on the
+sides, hang events, daily sums, clock offsets). Most read ``ctx.rows(name)``; for a rule on the
 incremental engine, those rows come from the station states' recent records instead of a fresh
 InfluxDB query — the same columns and tags the rule's InfluxQL would return, so the detector
 and its evidence do not change, and the query in the evidence still re-reads the raw points.
+The order and revenue detectors, which run every 15 minutes or hourly over a day, read the
+records themselves (``in_window``; ``Detector.views`` is False): building a day of rows at
+every evaluation cost more than their judgement.
 """
 
 from __future__ import annotations
