@@ -54,6 +54,14 @@ def _not_done(env: StackEnv) -> int:
         return s.scalar(select(func.count()).where(AlertOutbox.done.is_(False))) or 0
 
 
+def _deliveries_open(env: StackEnv) -> int:
+    with env.sessions() as s:
+        return (
+            s.scalar(select(func.count()).where(WebhookDelivery.status != DeliveryStatus.DELIVERED))
+            or 0
+        )
+
+
 def _points(env: StackEnv) -> int:
     try:
         return len(env.query('SELECT "warning_id" FROM "warning_event"'))
@@ -111,6 +119,13 @@ async def test_sigkill_mid_batch_loses_nothing(
                     lambda: len({p["event_id"] for p in mqtt.payloads()}) >= events,
                     timeout=30,
                     what="every MQTT alert",
+                )
+                # the receiver may have every event already while rows the killed sender
+                # posted but never marked stay leased to it until their lease ends
+                await eventually(
+                    lambda: _deliveries_open(env) == 0,
+                    timeout=60,
+                    what="every delivery row delivered",
                 )
             finally:
                 proc.send_signal(signal.SIGTERM)
