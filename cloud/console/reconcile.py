@@ -128,7 +128,7 @@ async def _judge(
         state = keeper.states.get(next(iter(facts.stations)))
         numbers: dict[int, BookNumbers] = {}
         for tank, model in sorted(state.tanks.items()) if state else ():
-            fit = model.fit(end - WARMUP_MS, end)
+            fit = functools.partial(model.fit, end - WARMUP_MS, end)
             found = book_numbers(model, start, end, thermal=thermal, fit=fit)
             if found is not None:
                 numbers[tank] = found

@@ -8,7 +8,9 @@ reading's error) and the false-alarm probability ``alpha`` the decision is made 
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,15 +70,22 @@ class BookNumbers:
 
 
 def book_numbers(
-    model: TankModel, start: int, end: int, *, thermal: float, fit: BlockFit | None
+    model: TankModel,
+    start: int,
+    end: int,
+    *,
+    thermal: float,
+    fit: Callable[[], BlockFit | None],
 ) -> BookNumbers | None:
     """The book/gauge comparison of ``(start, end]``; None when the tank has no gap-free
-    segment with two quiet readings in it. ``fit``: the tank's regression over the 3 days to
-    ``end`` (its residual is part of a reading's error), if there is one."""
+    segment with two quiet readings in it. ``fit`` gives the tank's regression over the 3
+    days to ``end`` (its residual is part of a reading's error), if there is one; it is only
+    asked for when there is a comparison to make."""
     v = model.variance(start, end)
     if v is None:
         return None
-    resid = fit.residual_sd if fit is not None else 0.0
+    found = fit()
+    resid = found.residual_sd if found is not None else 0.0
     end_sd = math.sqrt(model.gauge_sd**2 + (thermal * model.volume) ** 2 + resid**2)
     return BookNumbers(v, end_sd)
 
@@ -95,8 +104,15 @@ def book_variance(ctx: RuleContext) -> Outcome:
     z = _z(ctx, two_sided=True)
     for state in ctx.stations():
         for tank, model in sorted(state.tanks.items()):
-            fit = fit_of(ctx, state.station, model, end - 3 * 24 * HOUR_MS, end)
-            numbers = book_numbers(model, start, end, thermal=thermal, fit=fit)
+            numbers = book_numbers(
+                model,
+                start,
+                end,
+                thermal=thermal,
+                fit=functools.partial(
+                    fit_of, ctx, state.station, model, end - 3 * 24 * HOUR_MS, end
+                ),
+            )
             if numbers is None:
                 continue
             v, sd = numbers.variance, numbers.sd
